@@ -1,0 +1,111 @@
+"""Batched, differentiable real spherical harmonic transforms in TensorFlow.
+
+Maps are Keras tensors [batch, lat, lon, channels] on the n x n DH grid
+(DESIGN §1); coefficients are in the "packed" layout of
+`sph_embed.spherical_harmonics` with channels last:
+[batch, 2L+1 (order m = -L..L), L+1 (degree l), channels].
+
+The transform is a longitude DFT followed by a per-order Legendre
+contraction over colatitude.  The DFT is a dense real matrix product rather
+than tf.signal.rfft: for the grid sizes used here (n <= 128) a real GEMM is
+faster on CPU than TF's complex FFT, stays in float32 and runs unchanged on
+GPUs (see BUILD_NOTES.md).  All constants come from the NumPy reference
+module and are built once per (n, L).
+"""
+
+import functools
+
+import numpy as np
+import tensorflow as tf
+
+from sph_embed import sphere
+from sph_embed import spherical_harmonics as sh
+
+
+@functools.lru_cache(maxsize=None)
+def packed_fourier_basis(n, lmax):
+  """[n (lon), 2L+1]: column L+m is cos(m phi) for m >= 0, sin(|m| phi) else."""
+  cos_m, sin_m = sh.fourier_bases(n, lmax)
+  return np.concatenate([sin_m[:, :0:-1], cos_m], axis=1).astype(np.float32)
+
+
+def _packed_legendre(table, lmax):
+  """[n, L+1, L+1 (m >= 0)] -> [n, 2L+1 (m), L+1 (l)], zero where l < |m|."""
+  by_order = np.swapaxes(table, 1, 2)                     # [n, m, l]
+  packed = np.concatenate([by_order[:, :0:-1], by_order], axis=1)
+  return (packed * sh.packed_mask(lmax)).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=None)
+def analysis_table(n, lmax):
+  return _packed_legendre(sh.analysis_legendre_table(n, lmax), lmax)
+
+
+@functools.lru_cache(maxsize=None)
+def synthesis_table(n, lmax):
+  return _packed_legendre(sh.legendre_table(n, lmax), lmax)
+
+
+def validate_spherical_input(shape, what="input"):
+  """Checks a static shape [batch, n, n, channels]; returns (n, channels)."""
+  shape = tf.TensorShape(shape)
+  if shape.rank != 4:
+    raise ValueError(f"{what}: expected a rank-4 tensor [batch, lat, lon,"
+                     f" channels] on a DH grid, got shape {shape}")
+  lat, lon, channels = shape[1], shape[2], shape[3]
+  if lat is None or lon is None:
+    raise ValueError(f"{what}: the grid size must be static, got {shape}")
+  try:
+    n = sphere.validate_maps(np.empty((lat, lon), np.bool_), what)
+  except sphere.GridError as e:
+    raise ValueError(str(e)) from None
+  return n, channels
+
+
+def forward(maps, lmax=None):
+  """Real SHT: maps [B, n, n, C] -> packed coefficients [B, 2L+1, L+1, C]."""
+  maps = tf.convert_to_tensor(maps)
+  n, _ = validate_spherical_input(maps.shape, "sht.forward")
+  lmax = sh.max_degree(n, lmax)
+  fourier = tf.constant(packed_fourier_basis(n, lmax), dtype=maps.dtype)
+  legendre = tf.constant(analysis_table(n, lmax), dtype=maps.dtype)
+  by_order = tf.einsum("bjkc,km->bjmc", maps, fourier)
+  return tf.einsum("bjmc,jml->bmlc", by_order, legendre)
+
+
+def inverse(coefficients, n):
+  """Inverse real SHT: packed [B, 2L+1, L+1, C] -> maps [B, n, n, C]."""
+  coefficients = tf.convert_to_tensor(coefficients)
+  shape = coefficients.shape
+  if shape.rank != 4 or shape[1] is None or shape[2] is None or (
+      shape[1] != 2 * shape[2] - 1):
+    raise ValueError("sht.inverse: expected packed coefficients [batch, 2L+1,"
+                     f" L+1, channels], got shape {shape}")
+  lmax = shape[2] - 1
+  if lmax > sh.max_degree(n):
+    raise ValueError(f"sht.inverse: degree {lmax} does not fit a {n} x {n}"
+                     " grid")
+  fourier = tf.constant(packed_fourier_basis(n, lmax),
+                        dtype=coefficients.dtype)
+  legendre = tf.constant(synthesis_table(n, lmax), dtype=coefficients.dtype)
+  by_order = tf.einsum("bmlc,jml->bjmc", coefficients, legendre)
+  return tf.einsum("bjmc,km->bjkc", by_order, fourier)
+
+
+def rotate(maps, rotations):
+  """Rotates maps [B, n, n, C] by rotations [B, 3, 3] (f -> f(R^T x)).
+
+  Exact for band-limited maps.  The Wigner matrices are built in NumPy
+  (`sph_embed.spherical_harmonics.wigner_matrices`), so `rotations` must
+  be concrete (eager) values; the application is a TF op and differentiable
+  with respect to `maps`.
+  """
+  maps = tf.convert_to_tensor(maps)
+  n, _ = validate_spherical_input(maps.shape, "sht.rotate")
+  rotations = np.asarray(rotations)
+  if rotations.ndim == 2:
+    rotations = np.broadcast_to(rotations, (maps.shape[0] or 1, 3, 3))
+  wigner = sh.wigner_matrices(rotations, sh.max_degree(n))
+  wigner = tf.constant(wigner, dtype=maps.dtype)             # [B, l, m, k]
+  rotated = tf.einsum("blmk,bklc->bmlc", wigner, forward(maps))
+  return inverse(rotated, n)
