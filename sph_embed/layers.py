@@ -93,10 +93,10 @@ class SphericalConv(keras.layers.Layer):
 
   def call(self, inputs):
     _check_channels(self, inputs, self.anchors.shape[1])
-    coefficients = sht.forward(inputs, self.lmax)
+    coefficients = sht.forward_by_order(inputs, self.lmax)    # [m, B, C, l]
     kernel = tf.cast(self.filters_by_degree(), coefficients.dtype)
-    outputs = sht.inverse(
-        tf.einsum("bmlc,lco->bmlo", coefficients, kernel), self.grid_size)
+    outputs = sht.inverse_by_order(
+        tf.einsum("mbcl,lco->mbol", coefficients, kernel), self.grid_size)
     if self.bias is not None:
       outputs = outputs + tf.cast(self.bias, outputs.dtype)
     return outputs

@@ -6,7 +6,8 @@ Maps are Keras tensors [batch, lat, lon, channels] on the n x n DH grid
 [batch, 2L+1 (order m = -L..L), L+1 (degree l), channels].
 
 The transform is a longitude DFT followed by a per-order Legendre
-contraction over colatitude.  The DFT is a dense real matrix product rather
+contraction over colatitude, both plain matrix products in an order-major
+layout ([2L+1, batch, channels, L+1], used directly by the layers).  The DFT is a dense real matrix product rather
 than tf.signal.rfft: for the grid sizes used here (n <= 128) a real GEMM is
 faster on CPU than TF's complex FFT, stays in float32 and runs unchanged on
 GPUs (see BUILD_NOTES.md).  All constants come from the NumPy reference
@@ -62,15 +63,58 @@ def validate_spherical_input(shape, what="input"):
   return n, channels
 
 
-def forward(maps, lmax=None):
-  """Real SHT: maps [B, n, n, C] -> packed coefficients [B, 2L+1, L+1, C]."""
+def forward_by_order(maps, lmax=None):
+  """Real SHT in the order-major layout used inside layers.
+
+  Args:
+    maps: [B, n, n, C] on the DH grid.
+    lmax: maximum degree (default n/2 - 1).
+
+  Returns:
+    [2L+1 (order m), B, C, L+1 (degree l)] coefficients.  Keeping the order
+    axis first lets both contractions be plain (batched) matrix products.
+  """
   maps = tf.convert_to_tensor(maps)
-  n, _ = validate_spherical_input(maps.shape, "sht.forward")
+  n, channels = validate_spherical_input(maps.shape, "sht.forward")
   lmax = sh.max_degree(n, lmax)
   fourier = tf.constant(packed_fourier_basis(n, lmax), dtype=maps.dtype)
-  legendre = tf.constant(analysis_table(n, lmax), dtype=maps.dtype)
-  by_order = tf.einsum("bjkc,km->bjmc", maps, fourier)
-  return tf.einsum("bjmc,jml->bmlc", by_order, legendre)
+  legendre = tf.constant(np.transpose(analysis_table(n, lmax), (1, 0, 2)),
+                         dtype=maps.dtype)                    # [m, j, l]
+  batch = tf.shape(maps)[0]
+  rows = tf.reshape(tf.transpose(maps, (0, 3, 1, 2)), (-1, n))  # [BCj, k]
+  by_order = tf.reshape(tf.matmul(rows, fourier), (-1, n, 2 * lmax + 1))
+  coefficients = tf.matmul(tf.transpose(by_order, (2, 0, 1)), legendre)
+  return tf.reshape(coefficients, (2 * lmax + 1, batch, channels, lmax + 1))
+
+
+def inverse_by_order(coefficients, n):
+  """Inverse of `forward_by_order`: [2L+1, B, C, L+1] -> maps [B, n, n, C]."""
+  coefficients = tf.convert_to_tensor(coefficients)
+  shape = coefficients.shape
+  if shape.rank != 4 or shape[0] is None or shape[3] is None or (
+      shape[0] != 2 * shape[3] - 1):
+    raise ValueError("sht.inverse: expected coefficients [2L+1, batch,"
+                     f" channels, L+1], got shape {shape}")
+  lmax = shape[3] - 1
+  if lmax > sh.max_degree(n):
+    raise ValueError(f"sht.inverse: degree {lmax} does not fit a {n} x {n}"
+                     " grid")
+  fourier = tf.constant(packed_fourier_basis(n, lmax).T,
+                        dtype=coefficients.dtype)              # [m, k]
+  legendre = tf.constant(np.transpose(synthesis_table(n, lmax), (1, 2, 0)),
+                         dtype=coefficients.dtype)             # [m, l, j]
+  batch = tf.shape(coefficients)[1]
+  channels = shape[2]
+  flat = tf.reshape(coefficients, (2 * lmax + 1, -1, lmax + 1))
+  by_order = tf.matmul(flat, legendre)                         # [m, BC, j]
+  rows = tf.reshape(tf.transpose(by_order, (1, 2, 0)), (-1, 2 * lmax + 1))
+  maps = tf.reshape(tf.matmul(rows, fourier), (batch, channels, n, n))
+  return tf.transpose(maps, (0, 2, 3, 1))
+
+
+def forward(maps, lmax=None):
+  """Real SHT: maps [B, n, n, C] -> packed coefficients [B, 2L+1, L+1, C]."""
+  return tf.transpose(forward_by_order(maps, lmax), (1, 0, 3, 2))
 
 
 def inverse(coefficients, n):
@@ -81,15 +125,7 @@ def inverse(coefficients, n):
       shape[1] != 2 * shape[2] - 1):
     raise ValueError("sht.inverse: expected packed coefficients [batch, 2L+1,"
                      f" L+1, channels], got shape {shape}")
-  lmax = shape[2] - 1
-  if lmax > sh.max_degree(n):
-    raise ValueError(f"sht.inverse: degree {lmax} does not fit a {n} x {n}"
-                     " grid")
-  fourier = tf.constant(packed_fourier_basis(n, lmax),
-                        dtype=coefficients.dtype)
-  legendre = tf.constant(synthesis_table(n, lmax), dtype=coefficients.dtype)
-  by_order = tf.einsum("bmlc,jml->bjmc", coefficients, legendre)
-  return tf.einsum("bjmc,km->bjkc", by_order, fourier)
+  return inverse_by_order(tf.transpose(coefficients, (1, 0, 3, 2)), n)
 
 
 def rotate(maps, rotations):
