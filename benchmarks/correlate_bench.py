@@ -1,0 +1,133 @@
+"""Benchmark of the SO(3) correlation (pairs/s), single-threaded.
+
+For 16 x 16 x C maps upsampled x4 (bandwidth 32, a 64^3 Euler grid), as the
+original system did, and C in --channels, measures:
+
+- ours, single pair: sph_embed.correlation.align on two maps (upsampling,
+  transforms, channel-summed T, one 3D FFT, argmax);
+- ours, batched: IB-like pairs (each anchor against 3 views) through
+  align_pairs (batches of 16 pairs, each map transformed once per batch);
+- the original way: one SO(3) transform per channel, then summed, with
+  pysofft (a port of SOFT) -- cross_correlation_ylm_real per channel on the
+  same coefficients, sum, argmax;
+- the floor: one 64 x 64 x 64 complex FFT (numpy), i.e. the pairs/s if a
+  pair cost nothing but its inverse transform.
+
+Refinement is off (the original took the grid argmax).  BLAS and OpenMP are
+limited to one thread so the comparison is per core; times are the best
+process CPU time of --repeats runs (robust to other jobs on shared cores).
+
+pysofft is needed only here (and by one optional test).  On Debian 12:
+
+  apt-get install gfortran libfftw3-dev
+  FFLAGS=-ffree-line-length-none pip install pysofft
+
+  python3 benchmarks/correlate_bench.py --channels=1,16,64
+"""
+
+import os
+
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+  os.environ.setdefault(_name, "1")
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import functools
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+
+from sph_embed import correlation
+
+_CHANNELS = flags.DEFINE_list("channels", ["1", "16", "64"],
+                              "Channel counts C.")
+_ANCHORS = flags.DEFINE_integer("anchors", 16,
+                                "Batched run: anchors (3 pairs each).")
+_REPEATS = flags.DEFINE_integer("repeats", 3, "Timing repeats (best kept).")
+_SIZE = 16
+_UPSAMPLE = 4
+
+
+def best_time(function, repeats):
+  """Best CPU time of this process over `repeats` calls (after a warm-up).
+
+  Everything measured runs on one thread, so CPU time equals wall time on
+  an idle machine and does not count other jobs sharing the cores.
+  """
+  function()
+  times = []
+  for _ in range(repeats):
+    start = time.process_time()
+    function()
+    times.append(time.process_time() - start)
+  return min(times)
+
+
+def pysofft_pair(soft, index, maps1, maps2):
+  """The original way: one SO(3) correlation per channel, summed, argmax."""
+  bandwidth = soft.bw
+  c1 = correlation.map_coefficients(maps1, _UPSAMPLE)
+  c2 = correlation.map_coefficients(maps2, _UPSAMPLE)
+  half1 = c1[:, :, bandwidth - 1:]                      # [C, l, m >= 0]
+  half2 = c2[:, :, bandwidth - 1:]
+  total = 0
+  for c in range(c1.shape[0]):
+    f = np.zeros(bandwidth * bandwidth, complex)
+    g = np.zeros(bandwidth * bandwidth, complex)
+    f[index[0]] = half1[c][index[1], index[2]]
+    g[index[0]] = half2[c][index[1], index[2]]
+    total = total + soft.cross_correlation_ylm_real(f, g, use_mp=False)
+  return np.unravel_index(np.argmax(total), total.shape)
+
+
+def main(argv):
+  del argv  # Unused.
+  repeats, anchors = _REPEATS.value, _ANCHORS.value
+  rng = np.random.default_rng(0)
+  bandwidth = _SIZE * _UPSAMPLE // 2
+  try:
+    import pysofft
+    soft = pysofft.Soft(bandwidth)
+  except ImportError:
+    soft = None
+    print("pysofft not installed: that column is skipped (see the docstring)")
+  packed = [((m * (2 * bandwidth - 1 - m)) // 2 + l, l, m)
+            for m in range(bandwidth) for l in range(m, bandwidth)]
+  index = tuple(np.array(column) for column in zip(*packed))
+  size = 2 * bandwidth
+  volume = rng.normal(size=(size,) * 3) + 1j * rng.normal(size=(size,) * 3)
+  floor = best_time(functools.partial(np.fft.fftn, volume), 5 * repeats)
+  pairs = 3 * anchors
+  first = np.repeat(np.arange(anchors) * 4, 3)
+  second = first + np.tile([1, 2, 3], anchors)
+  print(f"maps {_SIZE}x{_SIZE}xC upsampled x{_UPSAMPLE} (bandwidth"
+        f" {bandwidth}, Euler grid {size}^3); batched: {anchors} anchors x 3"
+        f" = {pairs} pairs over {anchors * 4} maps; best of {repeats}")
+  print(f"floor: one {size}^3 complex FFT = {1e3 * floor:.1f} ms"
+        f" = {1 / floor:.1f} pairs/s")
+  print("| C | ours, single (pairs/s) | ours, batched (pairs/s) | pysofft per"
+        " channel (pairs/s) | batched / pysofft | single / pysofft |"
+        " FFT floor (pairs/s) | batched cost / floor |")
+  print("|---|---|---|---|---|---|---|---|")
+  for channels in map(int, _CHANNELS.value):
+    maps = rng.normal(size=(anchors * 4, _SIZE, _SIZE, channels)).astype(
+        np.float32)
+    single = best_time(functools.partial(correlation.align, maps[0], maps[1],
+                                         upsample=_UPSAMPLE), repeats)
+    batch = best_time(functools.partial(correlation.align_pairs, maps, maps,
+                                        np.stack([first, second], axis=1),
+                                        _UPSAMPLE), repeats) / pairs
+    if soft is not None:
+      original = best_time(functools.partial(pysofft_pair, soft, index,
+                                             maps[0], maps[1]), repeats)
+      theirs = (f"{1 / original:.2f} | {original / batch:.1f}x |"
+                f" {original / single:.1f}x")
+    else:
+      theirs = "n/a | n/a | n/a"
+    print(f"| {channels} | {1 / single:.1f} | {1 / batch:.1f} | {theirs} |"
+          f" {1 / floor:.1f} | {batch / floor:.2f} |")
+
+
+if __name__ == "__main__":
+  app.run(main)
