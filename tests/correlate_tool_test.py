@@ -198,6 +198,22 @@ class CorrelateToolTest(parameterized.TestCase):
     self.assertLess(results["mesh"].max(), 0.5)
     self.assertGreater(np.median(results["image"]), 10.0)
 
+  def test_teacher_mode_uses_targets_on_both_sides(self):
+    maps, poses, category, instance = synthetic_views(
+        [("car", "a"), ("car", "b")], views=3, seed=4)
+    noise = np.random.default_rng(6).normal(size=maps.shape).astype(
+        np.float32)
+    embeddings_io.save_embeddings(self.path("t.npz"), noise, poses, category,
+                                  instance, targets=maps)
+    results = {}
+    for mode in ("mesh", "teacher"):
+      out = self.path(f"{mode}.csv")
+      tool_module().run(self.path("t.npz"), upsample=1, mode=mode, output=out,
+                        progress=False)
+      results[mode] = np.array([float(r["error_deg"]) for r in read_csv(out)])
+    self.assertLess(results["teacher"].max(), 0.5)
+    self.assertGreater(np.median(results["mesh"]), 10.0)
+
   def test_category_based_reports_skips(self):
     maps, poses, category, instance = synthetic_views(
         [("car", "a"), ("car", "b"), ("car", "c"), ("sofa", "s")], views=2,

@@ -45,7 +45,7 @@ case "$action" in
     exec python3 -m pytest -q tests "$@"
     ;;
   pipeline)
-    exec python3 -m sph_embed.pipeline "$@"
+    exec python3 tools/pipeline.py "$@"
     ;;
   *)
     echo "usage: bash tools/bootstrap.sh {test|pipeline} [args...]" >&2

@@ -11,7 +11,9 @@ row per pair and prints, per category and overall: pairs, median error
       --pairs=3 --upsample=4 --output=ib.csv
 
 --mode=mesh aligns each first view's image embedding to the second view's
-teacher map of the mesh (key `targets`).  --symmetric reports
+teacher map of the mesh (key `targets`); --mode=teacher aligns the teacher
+maps of both views (`targets` on both sides: the bound that perfect image
+embeddings would reach).  --symmetric reports
 min(err, 180 - err) (the paper does this for airplanes).  Instances with a
 single view (IB) and categories with a single instance (CB) are reported as
 skipped.
@@ -38,8 +40,9 @@ _PAIRS = flags.DEFINE_integer("pairs", 3, "Pairs per instance.", lower_bound=1)
 _UPSAMPLE = flags.DEFINE_integer(
     "upsample", 4, "Spatial upsampling factor before the transform (the "
     "original used 4 on 16 x 16 maps).", lower_bound=1)
-_MODE = flags.DEFINE_enum("mode", "image", ["image", "mesh"],
-                          "mesh: the second view's side uses `targets`.")
+_MODE = flags.DEFINE_enum("mode", "image", ["image", "mesh", "teacher"],
+                          "image: embeddings on both sides; mesh: the second"
+                          " side uses `targets`; teacher: both sides do.")
 _SYMMETRIC = flags.DEFINE_bool("symmetric", False,
                                "Report min(err, 180 - err).")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the pair selection.")
@@ -88,10 +91,11 @@ def run(path, protocol="ib", pairs_per_instance=3, upsample=4, mode="image",
         grid_size=None, batch=16, progress=True):
   """Runs one experiment; returns (summary rows, skip messages)."""
   data = embeddings_io.load_embeddings(path)
-  if mode == "mesh" and data["targets"] is None:
-    raise ValueError(f"{path}: --mode=mesh needs key 'targets' (the teacher"
+  if mode in ("mesh", "teacher") and data["targets"] is None:
+    raise ValueError(f"{path}: --mode={mode} needs key 'targets' (the teacher"
                      f" maps), which the file does not have")
-  second = data["targets"] if mode == "mesh" else data["embeddings"]
+  first = data["targets"] if mode == "teacher" else data["embeddings"]
+  second = data["embeddings"] if mode == "image" else data["targets"]
   pairs, skipped = pose_evaluation.make_pairs(
       data["category"], data["instance"], protocol, pairs_per_instance, seed)
   for message in skipped:
@@ -103,7 +107,7 @@ def run(path, protocol="ib", pairs_per_instance=3, upsample=4, mode="image",
   with tqdm.tqdm(total=len(pairs), unit="pair", disable=not progress,
                  file=sys.stderr) as bar:
     estimated = correlation.align_pairs(
-        data["embeddings"], second, pairs, upsample, grid_size, refine,
+        first, second, pairs, upsample, grid_size, refine,
         normalize, batch, bar.update).rotations
   truth = pose_evaluation.true_relative_rotations(data["rotations"], pairs)
   errors = pose_evaluation.pose_errors(estimated, truth, symmetric)

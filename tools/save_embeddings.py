@@ -1,0 +1,93 @@
+"""Writes the embeddings of a dataset split to one .npz file.
+
+Runs a trained embedding network (tools/train_embedding.py) over every view
+of a split and writes, through sph_embed.embeddings_io (schema in README.md,
+"Embeddings file (.npz)"): the predicted maps (`embeddings`), the teacher's
+maps of the same rotated meshes (`targets`), the poses (`rotations`),
+`category`, `instance` and, unless --noimages, the views (`images`).  The
+file is what tools/correlate.py reads:
+
+  python3 tools/save_embeddings.py --model_dir=runs/embedding_pose \
+      --split=test --output=runs/embedding_pose/test_embeddings.npz
+
+The dataset and teacher default to those the model was trained with (its
+embedding_model.json).
+"""
+
+import os
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from sph_embed import data_input
+from sph_embed import embedding_inference
+from sph_embed import embedding_training
+from sph_embed import embeddings_io
+from sph_embed import teacher_export
+
+_MODEL_DIR = flags.DEFINE_string(
+    "model_dir", None, "Model directory written by tools/train_embedding.py.",
+    required=True)
+_OUTPUT = flags.DEFINE_string("output", None, "Output .npz file.",
+                              required=True)
+_SPLIT = flags.DEFINE_enum("split", "test", ["train", "test"],
+                           "Dataset split to embed.")
+_DATA_DIR = flags.DEFINE_string(
+    "data_dir", None, "Dataset directory (default: the training dataset).")
+_HUB_MODULE = flags.DEFINE_string(
+    "hub_module", None, "Teacher module for the targets (default: the one "
+    "the model was trained with).")
+_CHECKPOINT = flags.DEFINE_string(
+    "checkpoint", None, "Checkpoint path prefix (default: the newest in "
+    "--model_dir/checkpoints).")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", 64,
+                                   "Examples per forward pass.")
+_MAX_EXAMPLES = flags.DEFINE_integer(
+    "max_examples", 0, "Embed only the first this many examples; 0 = all.")
+_IMAGES = flags.DEFINE_bool("images", True, "Also store the views (uint8).")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if _BATCH_SIZE.value < 1:
+    raise app.UsageError(f"--batch_size must be >= 1, got {_BATCH_SIZE.value}")
+  if _MAX_EXAMPLES.value < 0:
+    raise app.UsageError(f"--max_examples must be >= 0, got"
+                         f" {_MAX_EXAMPLES.value}")
+  output_dir = os.path.dirname(os.path.abspath(_OUTPUT.value))
+  if not os.path.isdir(output_dir):
+    raise app.UsageError(f"--output: directory {output_dir} does not exist")
+  try:
+    model, spec = embedding_training.restore_model(_MODEL_DIR.value,
+                                                   _CHECKPOINT.value)
+    data_dir = _DATA_DIR.value or spec["data_dir"]
+    hub_module = _HUB_MODULE.value or spec["hub_module"]
+    metadata = data_input.read_metadata(data_dir)
+    teacher, target_shape = embedding_training.load_teacher(
+        hub_module, spec["output_key"])
+    embedding_inference.check_compatible(spec, metadata, data_dir,
+                                         target_shape, hub_module)
+    arrays = embedding_inference.embed_split(
+        model, teacher, data_dir, _SPLIT.value, _BATCH_SIZE.value,
+        _MAX_EXAMPLES.value or None, with_images=_IMAGES.value)
+    embeddings_io.save_embeddings(_OUTPUT.value, **arrays)
+  except (teacher_export.ModuleError, data_input.DataError, ValueError) as e:
+    logging.error("%s", e)
+    return 2
+  print(f"wrote {_OUTPUT.value}: {arrays['embeddings'].shape[0]} views of"
+        f" {len(set(arrays['instance']))} instances, maps"
+        f" {list(arrays['embeddings'].shape[1:])} ({spec['output_key']})")
+  errors = embedding_inference.map_errors(arrays["embeddings"],
+                                          arrays["targets"])
+  print(f"{_SPLIT.value} split, embeddings vs teacher maps: relative error"
+        f" {errors['relative_error']:.4f}; relative L2"
+        f" {errors['relative_l2']:.4f} (predicting the split's mean map:"
+        f" {errors['relative_l2_mean_map']:.4f}); channel means removed"
+        f" {errors['relative_l2_centered']:.4f}")
+  return 0
+
+
+if __name__ == "__main__":
+  app.run(main)
