@@ -25,8 +25,9 @@ grid sampling of nonlinearities and the pooling break exact equivariance.
 Pooling (`TeacherConfig.pooling`): 'centered' (default) averages the 2 x 2
 cells centred on each coarse sample (sph_embed.centered_pooling); 'grid'
 averages 2 x 2 blocks of grid samples (layers.SphericalPool), which on the
-DH grid shifts the map half a fine row in colatitude per pooling and
-triples the trained teacher's equivariance error (BUILD_NOTES.md).
+DH grid shifts the map half a fine row in colatitude per pooling and made
+the trained teacher's `pose` equivariance error 3.3x larger
+(BUILD_NOTES.md).
 
 Outputs (a dict): `logits` [B, num_classes]; `synthesis`, the bottleneck map
 of the last block at 32 x 32 [B, 32, 32, C0 / 4]; `pose`, the bottleneck map

@@ -3,7 +3,6 @@
 import json
 import os
 import shutil
-import tempfile
 
 import numpy as np
 import tensorflow as tf
@@ -26,8 +25,7 @@ class DataInputTest(tf.test.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    cls.data_dir = tempfile.mkdtemp(prefix="sph_embed_test_")
-    cls.addClassCleanup(shutil.rmtree, cls.data_dir, ignore_errors=True)
+    cls.data_dir = mesh_test_util.class_temp_dir(cls)
     cls.metadata = mesh_test_util.build_tiny_synthetic(
         cls.data_dir, categories=("car", "bed", "chair"))
 

@@ -43,6 +43,13 @@ def temp_dir(test_case):
   return path
 
 
+def class_temp_dir(test_class):
+  """A fresh directory deleted after the test class (for setUpClass)."""
+  path = tempfile.mkdtemp(prefix="sph_embed_test_")
+  test_class.addClassCleanup(shutil.rmtree, path, ignore_errors=True)
+  return path
+
+
 def write_file(directory, name, text):
   path = os.path.join(directory, name)
   with open(path, "w", encoding="utf-8") as f:

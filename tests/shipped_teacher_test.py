@@ -15,10 +15,11 @@ from sph_embed import synthetic
 from sph_embed import teacher
 from sph_embed import teacher_evaluation
 from sph_embed import teacher_export
+from tests import mesh_test_util
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODULE = os.path.join(_REPO, "hub_modules", "teacher_synthetic")
-REAL_MESHES = os.path.join(_REPO, "..", "shared", "meshes", "modelnet40")
+REAL_MESHES = os.path.join(mesh_test_util.SHARED_MESHES, "modelnet40")
 # Seeds of neither split of the training data (train: 0.., test: 1e6..).
 _FRESH_SEED = 2 * sources.TEST_SEED_START
 

@@ -4,8 +4,6 @@ refusal to resume a different network, and export of the trained run."""
 import dataclasses
 import json
 import os
-import shutil
-import tempfile
 
 import tensorflow as tf
 
@@ -27,8 +25,7 @@ class TeacherTrainingTest(tf.test.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    cls.data_dir = tempfile.mkdtemp(prefix="sph_embed_test_")
-    cls.addClassCleanup(shutil.rmtree, cls.data_dir, ignore_errors=True)
+    cls.data_dir = mesh_test_util.class_temp_dir(cls)
     mesh_test_util.build_tiny_synthetic(
         cls.data_dir, config=views.ViewConfig(views_per_instance=2,
                                               image_size=32, seed=3))

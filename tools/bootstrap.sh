@@ -42,7 +42,7 @@ case "$action" in
   test)
     # pytest exits 5 when it collected no test: that must fail, and does,
     # because set -e propagates any non-zero exit.
-    exec python3 -m pytest -q tests "$@"
+    exec python3 -m pytest -q -rs tests "$@"
     ;;
   pipeline)
     exec python3 tools/pipeline.py "$@"
