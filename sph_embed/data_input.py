@@ -71,6 +71,19 @@ def shard_paths(data_dir, split, metadata=None):
   return paths
 
 
+def training_batches(data_dir, batch_size, seed, start_step=0):
+  """The train split's batches from `start_step` on, for a resumable run.
+
+  Seeded, deterministic, repeated and with full batches: tf.data's seeded
+  shuffle draws the same sequence of epoch orders every time, so skipping
+  `start_step` batches gives exactly the batches an uninterrupted run would
+  see next.
+  """
+  return make_dataset(data_dir, "train", batch_size, shuffle=True,
+                      deterministic=True, repeat=True, seed=seed,
+                      drop_remainder=True).skip(start_step)
+
+
 def make_dataset(data_dir, split, batch_size, shuffle=True,
                  deterministic=False, repeat=False, seed=None,
                  shuffle_buffer=2048, drop_remainder=False):

@@ -22,6 +22,7 @@ loads its newest (or a given) checkpoint.
 """
 
 import dataclasses
+import functools
 import os
 
 from absl import logging
@@ -275,16 +276,8 @@ def make_dataset_fn(config, metadata):
                  " anisotropic scale %.3g", len(instances), scale)
     return stream.dataset
 
-  def dataset_fn(start_step):
-    # Seeded, deterministic and repeated: skipping `start_step` batches
-    # gives exactly the batches an uninterrupted run would see next.
-    batches = data_input.make_dataset(
-        config.data_dir, "train", config.batch_size, shuffle=True,
-        deterministic=True, repeat=True, seed=config.seed,
-        drop_remainder=True)
-    return batches.skip(start_step)
-
-  return dataset_fn
+  return functools.partial(data_input.training_batches, config.data_dir,
+                           config.batch_size, config.seed)
 
 
 def train(config, after_step=None):

@@ -78,6 +78,13 @@ class TeacherConfig:
   pooling: str = "centered"
 
   @classmethod
+  def from_dict(cls, fields):
+    """The validated config of `dataclasses.asdict` output read from JSON."""
+    fields = dict(fields)
+    fields["stage_filters"] = tuple(fields["stage_filters"])
+    return cls(**fields).validate()
+
+  @classmethod
   def tiny(cls):
     """A small configuration for tests."""
     return cls(stem_filters=4, stage_filters=(8, 8), blocks_per_stage=1,

@@ -118,10 +118,8 @@ def read_spec(model_dir):
   spec = training.read_run_spec(
       path, SPEC_VERSION, f"{model_dir} holds no teacher run (train one with"
       " tools/train_teacher.py)")
-  fields = dict(spec["teacher"])
-  fields["stage_filters"] = tuple(fields["stage_filters"])
   try:
-    config = teacher.TeacherConfig(**fields).validate()
+    config = teacher.TeacherConfig.from_dict(spec["teacher"])
   except (TypeError, ValueError) as e:
     raise ValueError(f"{path}: bad teacher config ({e})") from e
   return spec, config
@@ -258,13 +256,9 @@ def train(config, after_step=None):
                config.batch_size, metadata["splits"]["train"]["examples"])
 
   def dataset_fn(start_step):
-    # Seeded, deterministic and repeated: skipping `start_step` batches
-    # gives exactly the batches an uninterrupted run would see next.
-    batches = data_input.make_dataset(
-        config.data_dir, "train", config.batch_size, shuffle=True,
-        deterministic=True, repeat=True, seed=config.seed,
-        drop_remainder=True)
-    return batches.map(_training_batches).skip(start_step)
+    return data_input.training_batches(
+        config.data_dir, config.batch_size, config.seed,
+        start_step).map(_training_batches)
 
   evaluations = {}
 

@@ -19,11 +19,10 @@ use the custom loop in `train`:
 
 Resume is exact: the checkpoint holds the model, the optimizer (and so its
 step counter) and the step; `dataset_fn(start_step)` must return the batches
-from `start_step` on.  With a deterministic, seeded, repeated pipeline that
-is `dataset.skip(start_step)` (tf.data's seeded shuffle draws the same
-sequence of epoch orders every time), so a run interrupted and restarted
-trains on the same batches and ends with the same variables as an
-uninterrupted one.
+from `start_step` on (`data_input.training_batches` for a dataset split:
+seeded, deterministic, repeated, skipped to the step), so a run interrupted
+and restarted trains on the same batches and ends with the same variables
+as an uninterrupted one.
 """
 
 import dataclasses

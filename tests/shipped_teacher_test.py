@@ -25,9 +25,7 @@ _FRESH_SEED = 2 * sources.TEST_SEED_START
 
 
 def _teacher_config(manifest):
-  fields = dict(manifest["teacher_config"])
-  fields["stage_filters"] = tuple(fields["stage_filters"])
-  return teacher.TeacherConfig(**fields)
+  return teacher.TeacherConfig.from_dict(manifest["teacher_config"])
 
 
 class ShippedTeacherTest(tf.test.TestCase):

@@ -74,13 +74,11 @@ def _teacher():
     if spec["architecture"] != "spherical":
       raise ValueError(f"{_MODEL_DIR.value}: a {spec['architecture']} run,"
                        " not a spherical teacher")
-    _, config = teacher_training.read_spec(_MODEL_DIR.value)
+    config = teacher.TeacherConfig.from_dict(spec["teacher"])
     return (_keras_apply(model), config, spec["categories"],
             os.path.abspath(_MODEL_DIR.value))
   manifest = teacher_export.read_manifest(_MODULE.value)
-  fields = dict(manifest["teacher_config"])
-  fields["stage_filters"] = tuple(fields["stage_filters"])
-  config = teacher.TeacherConfig(**fields)
+  config = teacher.TeacherConfig.from_dict(manifest["teacher_config"])
   loaded = tf.saved_model.load(_MODULE.value)
 
   def apply(maps):
