@@ -122,7 +122,16 @@ def _look_along(direction):
   return np.stack([right, np.cross(back, right), back], axis=1)
 
 
+@functools.lru_cache(maxsize=None)
 def _scene():
+  """The camera and lights, built once per process.
+
+  pyrender keeps light nodes in a set and sums their contributions in the
+  set's iteration order, which follows the nodes' addresses: rebuilding the
+  lights for every render changed that order and, through float rounding,
+  a few pixels by one grey level.  One shared scene keeps the order, so the
+  same (mesh, rotation) renders the same image within a process.
+  """
   scene = pyrender.Scene(ambient_light=[_AMBIENT] * 3, bg_color=[0, 0, 0, 0])
   camera = pyrender.PerspectiveCamera(
       yfov=FIELD_OF_VIEW, aspectRatio=1.0, znear=CAMERA_DISTANCE - 1.5,
@@ -157,15 +166,18 @@ def render_views(mesh, poses, size=64):
   node = scene.add(pyrender.Mesh.from_trimesh(mesh, material=material,
                                               smooth=False))
   images = np.empty((len(poses), size, size), dtype=np.uint8)
-  for i, rotation in enumerate(poses):
-    scene.set_pose(node, _pose(rotation))
-    color, depth = renderer.render(scene)
-    if not (depth > 0).any():
-      raise RenderError(f"render_views: view {i} is empty (mesh with"
-                        f" {len(mesh.faces)} faces, bounds"
-                        f" {mesh.bounds.tolist()} is not in front of the"
-                        " camera)")
-    images[i] = np.round(color.mean(axis=-1)).astype(np.uint8)
+  try:
+    for i, rotation in enumerate(poses):
+      scene.set_pose(node, _pose(rotation))
+      color, depth = renderer.render(scene)
+      if not (depth > 0).any():
+        raise RenderError(f"render_views: view {i} is empty (mesh with"
+                          f" {len(mesh.faces)} faces, bounds"
+                          f" {mesh.bounds.tolist()} is not in front of the"
+                          " camera)")
+      images[i] = np.round(color.mean(axis=-1)).astype(np.uint8)
+  finally:
+    scene.remove_node(node)
   return images
 
 
