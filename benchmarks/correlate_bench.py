@@ -6,7 +6,8 @@ original system did, and C in --channels, measures:
 - ours, single pair: sph_embed.correlation.align on two maps (upsampling,
   transforms, channel-summed T, one 3D FFT, argmax);
 - ours, batched: IB-like pairs (each anchor against 3 views) through
-  align_pairs (batches of 16 pairs, each map transformed once per batch);
+  align_pairs (--batch_size pairs per batch, each map transformed once per
+  batch);
 - the original way: one SO(3) transform per channel, then summed, with
   pysofft (a port of SOFT) -- cross_correlation_ylm_real per channel on the
   same coefficients, sum, argmax;
@@ -23,6 +24,9 @@ pysofft is needed only here (and by one optional test).  On Debian 12:
   FFLAGS=-ffree-line-length-none pip install pysofft
 
   python3 benchmarks/correlate_bench.py --channels=1,16,64
+
+With --breakdown, also prints where the batched path's time goes for each
+C (the stages of one batch of --batch_size pairs, same timing rules).
 """
 
 import os
@@ -45,23 +49,30 @@ _CHANNELS = flags.DEFINE_list("channels", ["1", "16", "64"],
 _ANCHORS = flags.DEFINE_integer("anchors", 16,
                                 "Batched run: anchors (3 pairs each).")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Timing repeats (best kept).")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", 8,
+                                   "Batched run: align_pairs batch_size.")
+_BREAKDOWN = flags.DEFINE_bool("breakdown", False,
+                                "Also time the stages of one batch.")
 _SIZE = 16
 _UPSAMPLE = 4
 
 
-def best_time(function, repeats):
-  """Best CPU time of this process over `repeats` calls (after a warm-up).
+def best_times(functions, repeats):
+  """Best CPU time of this process for each function over `repeats` rounds.
 
-  Everything measured runs on one thread, so CPU time equals wall time on
-  an idle machine and does not count other jobs sharing the cores.
+  Each round calls every function once, so a slow spell of the shared host
+  affects all columns alike instead of one of them; the first round is a
+  warm-up.  Everything measured runs on one thread, so CPU time equals wall
+  time on an idle machine and does not count other jobs sharing the cores.
   """
-  function()
-  times = []
-  for _ in range(repeats):
-    start = time.process_time()
-    function()
-    times.append(time.process_time() - start)
-  return min(times)
+  times = np.full(len(functions), np.inf)
+  for round_index in range(repeats + 1):
+    for i, function in enumerate(functions):
+      start = time.process_time()
+      function()
+      if round_index:
+        times[i] = min(times[i], time.process_time() - start)
+  return times
 
 
 def pysofft_pair(soft, index, maps1, maps2):
@@ -81,6 +92,33 @@ def pysofft_pair(soft, index, maps1, maps2):
   return np.unravel_index(np.argmax(total), total.shape)
 
 
+def stage_breakdown(maps, pairs, batch_size, repeats):
+  """CPU ms per pair of each stage of `align_pairs` on its first batch."""
+  # pylint: disable=protected-access
+  chunk = pairs[:batch_size]
+  views1, local1 = np.unique(chunk[:, 0], return_inverse=True)
+  views2, local2 = np.unique(chunk[:, 1], return_inverse=True)
+  work = correlation._WorkArrays()
+
+  def coefficients():
+    return correlation._operands(
+        correlation.map_coefficients(maps[views1], _UPSAMPLE),
+        correlation.map_coefficients(maps[views2], _UPSAMPLE))
+
+  operands = coefficients()
+  parts = correlation._fourier_parts(*operands, local1, local2, work)
+  grids = correlation._grids(*parts, None, correlation._WorkArrays())
+  stages = {
+      "coefficients (maps of the batch)": coefficients,
+      "T (channel and degree sums)": functools.partial(
+          correlation._fourier_parts, *operands, local1, local2, work),
+      "grids (inverse FFTs)": functools.partial(
+          correlation._grids, *parts, None, work),
+      "argmax": functools.partial(correlation.grid_argmax, grids)}
+  times = best_times(list(stages.values()), repeats) / len(chunk)
+  return {name: 1e3 * t for name, t in zip(stages, times)}
+
+
 def main(argv):
   del argv  # Unused.
   repeats, anchors = _REPEATS.value, _ANCHORS.value
@@ -97,15 +135,14 @@ def main(argv):
   index = tuple(np.array(column) for column in zip(*packed))
   size = 2 * bandwidth
   volume = rng.normal(size=(size,) * 3) + 1j * rng.normal(size=(size,) * 3)
-  floor = best_time(functools.partial(np.fft.fftn, volume), 5 * repeats)
   pairs = 3 * anchors
   first = np.repeat(np.arange(anchors) * 4, 3)
   second = first + np.tile([1, 2, 3], anchors)
   print(f"maps {_SIZE}x{_SIZE}xC upsampled x{_UPSAMPLE} (bandwidth"
         f" {bandwidth}, Euler grid {size}^3); batched: {anchors} anchors x 3"
-        f" = {pairs} pairs over {anchors * 4} maps; best of {repeats}")
-  print(f"floor: one {size}^3 complex FFT = {1e3 * floor:.1f} ms"
-        f" = {1 / floor:.1f} pairs/s")
+        f" = {pairs} pairs over {anchors * 4} maps in batches of"
+        f" {_BATCH_SIZE.value}; best of {repeats} interleaved rounds; floor:"
+        f" one {size}^3 complex FFT")
   print("| C | ours, single (pairs/s) | ours, batched (pairs/s) | pysofft per"
         " channel (pairs/s) | batched / pysofft | single / pysofft |"
         " FFT floor (pairs/s) | batched cost / floor |")
@@ -113,21 +150,30 @@ def main(argv):
   for channels in map(int, _CHANNELS.value):
     maps = rng.normal(size=(anchors * 4, _SIZE, _SIZE, channels)).astype(
         np.float32)
-    single = best_time(functools.partial(correlation.align, maps[0], maps[1],
-                                         upsample=_UPSAMPLE), repeats)
-    batch = best_time(functools.partial(correlation.align_pairs, maps, maps,
-                                        np.stack([first, second], axis=1),
-                                        _UPSAMPLE), repeats) / pairs
+    functions = [
+        functools.partial(np.fft.fftn, volume),
+        functools.partial(correlation.align, maps[0], maps[1],
+                          upsample=_UPSAMPLE),
+        functools.partial(correlation.align_pairs, maps, maps,
+                          np.stack([first, second], axis=1), _UPSAMPLE,
+                          batch_size=_BATCH_SIZE.value)]
     if soft is not None:
-      original = best_time(functools.partial(pysofft_pair, soft, index,
-                                             maps[0], maps[1]), repeats)
-      theirs = (f"{1 / original:.2f} | {original / batch:.1f}x |"
-                f" {original / single:.1f}x")
+      functions.append(functools.partial(pysofft_pair, soft, index, maps[0],
+                                         maps[1]))
+    floor, single, batch, *original = best_times(functions, repeats)
+    batch /= pairs
+    if original:
+      theirs = (f"{1 / original[0]:.2f} | {original[0] / batch:.1f}x |"
+                f" {original[0] / single:.1f}x")
     else:
       theirs = "n/a | n/a | n/a"
     print(f"| {channels} | {1 / single:.1f} | {1 / batch:.1f} | {theirs} |"
           f" {1 / floor:.1f} | {batch / floor:.2f} |")
-
+    if _BREAKDOWN.value:
+      stages = stage_breakdown(maps, np.stack([first, second], axis=1),
+                               _BATCH_SIZE.value, repeats)
+      print(f"  C = {channels}, ms per pair: " + ", ".join(
+          f"{name} {value:.2f}" for name, value in stages.items()))
 
 if __name__ == "__main__":
   app.run(main)

@@ -64,8 +64,6 @@ from sph_embed import spherical_harmonics
 
 # Degree-product tables larger than this are computed per block, not cached.
 _MAX_CACHED_PRODUCT_BYTES = 1 << 28
-# Target size of one block of degree products when computed on the fly.
-_PRODUCT_BLOCK_BYTES = 1 << 25
 
 
 def _frozen(array):
@@ -124,40 +122,54 @@ def wigner_d_reference(l, beta):
   return out
 
 
-def _products_block(lmax, start, stop):
-  """W[n, m, l, k] = Delta^l_nk Delta^l_mk for n in [start, stop), m >= 0.
+def _order_blocks(lmax):
+  """The (n, m >= 0) orders grouped by l0 = max(|n|, m), as index slices.
 
-  Only n >= 0 is stored: W[-n, m, l, k] = (-1)^(l+k) W[n, m, l, k].
+  Delta^l_nk Delta^l_mk vanishes for l < l0, so the sum over degrees of an
+  order pair only runs over l = l0..L: grouping the pairs by l0 makes every
+  group one batched matmul with contraction length L + 1 - l0 (about a
+  third of the work of summing over all degrees).  Each l0 gives two blocks
+  of [2L+1 (n), L+1 (m)] index space: |n| = l0 with m <= l0, and m = l0
+  with |n| < l0.
+
+  Yields:
+    (l0, n slice, m slice); n indices are offset by L.
   """
-  delta = wigner_d_half_pi(lmax)
-  return np.einsum("lnk,lmk->nmlk", delta[:, lmax + start:lmax + stop],
-                   delta[:, lmax:], optimize=True)
+  yield 0, slice(lmax, lmax + 1), slice(0, 1)
+  for l0 in range(1, lmax + 1):
+    yield l0, slice(lmax - l0, lmax + l0 + 1, 2 * l0), slice(0, l0 + 1)
+    yield l0, slice(lmax - l0 + 1, lmax + l0), slice(l0, l0 + 1)
+
+
+def _block_products(lmax, l0, n_slice, m_slice):
+  """W[n, m, l, k] = Delta^l_nk Delta^l_mk for one block, l = l0..L."""
+  delta = wigner_d_half_pi(lmax)[l0:]
+  m_slice = slice(lmax + m_slice.start, lmax + m_slice.stop)
+  return _frozen(np.einsum("lnk,lmk->nmlk", delta[:, n_slice],
+                           delta[:, m_slice], optimize=True))
 
 
 @functools.lru_cache(maxsize=2)
+def _cached_products(lmax):
+  return tuple((l0, n_slice, m_slice,
+                _block_products(lmax, l0, n_slice, m_slice))
+               for l0, n_slice, m_slice in _order_blocks(lmax))
+
+
 def _products(lmax):
-  return _frozen(_products_block(lmax, 0, lmax + 1))
+  """Yields (l0, n slice, m slice, W) over `_order_blocks`.
 
-
-def _product_blocks(lmax):
-  """Yields (start, stop, W[start:stop]) covering the rows n = 0..L."""
-  rows = lmax + 1
-  row_bytes = 8 * (lmax + 1) ** 2 * (2 * lmax + 1)
-  if row_bytes * rows <= _MAX_CACHED_PRODUCT_BYTES:
-    yield 0, rows, _products(lmax)
+  The tables (11 MiB at L = 31, 171 MiB at L = 63) are cached unless larger
+  than _MAX_CACHED_PRODUCT_BYTES; then each block is computed when needed.
+  """
+  orders = range(2 * lmax + 1)
+  entries = sum(len(orders[n]) * len(orders[m]) * (lmax + 1 - l0)
+                for l0, n, m in _order_blocks(lmax))
+  if 8 * entries * (2 * lmax + 1) <= _MAX_CACHED_PRODUCT_BYTES:
+    yield from _cached_products(lmax)
     return
-  step = max(1, _PRODUCT_BLOCK_BYTES // row_bytes)
-  for start in range(0, rows, step):
-    stop = min(rows, start + step)
-    yield start, stop, _products_block(lmax, start, stop)
-
-
-@functools.lru_cache(maxsize=None)
-def _phases(lmax):
-  """i^(m - n) as [2L+1 (n), L+1 (m >= 0)]."""
-  n = np.arange(-lmax, lmax + 1)[:, None]
-  m = np.arange(lmax + 1)[None, :]
-  return _frozen(1j ** np.mod(m - n, 4))
+  for l0, n_slice, m_slice in _order_blocks(lmax):
+    yield l0, n_slice, m_slice, _block_products(lmax, l0, n_slice, m_slice)
 
 
 # ----------------------------------------------------------------------------
@@ -175,10 +187,15 @@ def complex_coefficients(cilm):
   cilm = np.asarray(cilm, dtype=np.float64)
   lmax = cilm.shape[-1] - 1
   cos, sin = cilm[..., 0, :, :], cilm[..., 1, :, :]          # [..., l, m]
-  sign = (-1.0) ** np.arange(lmax + 1)
-  positive = math.sqrt(2 * math.pi) * sign * (cos - 1j * sin)
-  negative = math.sqrt(2 * math.pi) * (cos + 1j * sin)
-  out = np.concatenate([negative[..., :0:-1], positive], axis=-1)
+  scale = math.sqrt(2 * math.pi)
+  signed = scale * (-1.0) ** np.arange(lmax + 1)
+  # Written part by part into the output: no complex temporaries.
+  out = np.empty(cilm.shape[:-3] + (lmax + 1, 2 * lmax + 1), dtype=complex)
+  positive, negative = out[..., lmax:], out[..., lmax::-1]   # [..., l, m]
+  np.multiply(cos, signed, out=positive.real)
+  np.multiply(sin, -signed, out=positive.imag)
+  np.multiply(cos, scale, out=negative.real)
+  np.multiply(sin, scale, out=negative.imag)
   out[..., lmax] = math.sqrt(4 * math.pi) * cos[..., 0]
   return out
 
@@ -193,35 +210,96 @@ def _spline_matrix(size, factor):
   return _frozen(out)
 
 
-def upsample_maps(maps, factor):
-  """Cubic-spline upsampling of DH maps [..., n, n] -> [..., kn, kn].
+def _closed_meridians(maps):
+  """DH maps [..., n, n] -> [..., 2n, n]: each meridian as a closed circle.
 
-  Sample (j, k) of the output sits at (j / factor, k / factor) of the input
-  grid, so input samples are kept.  Longitude wraps.  In colatitude each
-  meridian is continued over both poles to a closed great circle (theta in
-  [pi, 2 pi) is theta' = 2 pi - theta at longitude + pi); the south pole,
-  which the DH grid does not sample, is filled with the value of the
-  band-limited expansion there.  The interpolation is separable: two small
-  cached matrices.
+  Rows 0..n-1 are the maps, row n the south pole (the band-limited
+  expansion's value there, which the DH grid does not sample), rows
+  n+1..2n-1 the rows n-1..1 at longitude + pi (theta' = 2 pi - theta).
   """
-  maps = np.asarray(maps, dtype=np.float64)
-  n = sphere.validate_maps(maps)
-  if not isinstance(factor, (int, np.integer)) or factor < 1:
-    raise ValueError(f"upsampling factor must be a positive integer, got"
-                     f" {factor!r}")
-  if factor == 1:
-    return maps
+  n = maps.shape[-1]
   cilm = spherical_harmonics.sht(maps)
   degrees = np.arange(cilm.shape[-1])
   south = np.einsum("...l,l->...", cilm[..., 0, :, 0],
                     (-1.0) ** degrees * np.sqrt(2 * degrees + 1))
   shifted = np.roll(maps, n // 2, axis=-1)[..., :0:-1, :]   # rows n-1 .. 1
-  circle = np.concatenate(
+  return np.concatenate(
       [maps, np.broadcast_to(south[..., None, None], maps.shape[:-2] + (1, n)),
-       shifted], axis=-2)                                    # [..., 2n, n]
+       shifted], axis=-2)
+
+
+def _check_factor(factor):
+  if not isinstance(factor, (int, np.integer)) or factor < 1:
+    raise ValueError(f"upsampling factor must be a positive integer, got"
+                     f" {factor!r}")
+
+
+def upsample_maps(maps, factor):
+  """Cubic-spline upsampling of DH maps [..., n, n] -> [..., kn, kn].
+
+  Sample (j, k) of the output sits at (j / factor, k / factor) of the input
+  grid, so input samples are kept.  Longitude wraps.  In colatitude each
+  meridian is continued over both poles to a closed great circle (see
+  `_closed_meridians`).  The interpolation is separable: two small cached
+  matrices.
+  """
+  maps = np.asarray(maps, dtype=np.float64)
+  n = sphere.validate_maps(maps)
+  _check_factor(factor)
+  if factor == 1:
+    return maps
   lat = _spline_matrix(2 * n, factor)[:n * factor]          # [kn, 2n]
   lon = _spline_matrix(n, factor)                           # [kn, n]
-  return lat @ circle @ lon.T
+  return lat @ _closed_meridians(maps) @ lon.T
+
+
+@functools.lru_cache(maxsize=None)
+def _upsampled_analysis(n, factor):
+  """`sht(upsample_maps(maps, factor))` as two operators on the meridians.
+
+  Both steps are linear, so the spline matrices fold into the transform's
+  Fourier and Legendre tables: cilm[t, l, m] = sum_{j,k} circle[j, k]
+  fourier[k, t, m] legendre[j, l, m] (t: cosine / sine), about 5x fewer
+  operations than upsampling first at factor 4.
+
+  Returns:
+    fourier [n, 2 (L+1)], legendre [L+1 (m), 2n (j), L+1 (l)].
+  """
+  size = n * factor
+  lmax = spherical_harmonics.max_degree(size)
+  cos_m, sin_m = spherical_harmonics.fourier_bases(size, lmax)
+  lon = _spline_matrix(n, factor)                           # [kn, n]
+  lat = _spline_matrix(2 * n, factor)[:size]                # [kn, 2n]
+  fourier = lon.T @ np.concatenate([cos_m, sin_m], axis=1)
+  legendre = np.einsum("jJ,jlm->mJl", lat,
+                       spherical_harmonics.analysis_legendre_table(size, lmax))
+  return _frozen(fourier), _frozen(np.ascontiguousarray(legendre))
+
+
+def upsampled_sht(maps, factor):
+  """Real SHT (pyshtools cilm) of `upsample_maps(maps, factor)`, fused.
+
+  Args:
+    maps: [..., n, n] DH maps.
+    factor: positive integer upsampling factor.
+
+  Returns:
+    cilm [..., 2, L+1, L+1] with L = n * factor / 2 - 1.
+  """
+  maps = np.asarray(maps, dtype=np.float64)
+  n = sphere.validate_maps(maps)
+  _check_factor(factor)
+  if factor == 1:
+    return spherical_harmonics.sht(maps)
+  fourier, legendre = _upsampled_analysis(n, factor)
+  lmax = legendre.shape[0] - 1
+  batch = maps.shape[:-2]
+  over_k = _closed_meridians(maps).reshape((-1, n)) @ fourier
+  # [m, (maps, t), j] @ [m, j, l]: one matmul per order m.
+  over_k = over_k.reshape((-1, 2 * n, 2, lmax + 1)).transpose(3, 0, 2, 1)
+  cilm = over_k.reshape(lmax + 1, -1, 2 * n) @ legendre      # [m, (.., t), l]
+  cilm = cilm.reshape(lmax + 1, -1, 2, lmax + 1).transpose(1, 2, 3, 0)
+  return cilm.reshape(batch + cilm.shape[1:])
 
 
 def map_coefficients(maps, upsample=1, normalize=False, what="maps"):
@@ -251,8 +329,7 @@ def map_coefficients(maps, upsample=1, normalize=False, what="maps"):
   sphere.validate_maps(maps, what)
   if not np.all(np.isfinite(maps)):
     raise ValueError(f"{what}: contains NaN or infinite values")
-  coefficients = complex_coefficients(
-      spherical_harmonics.sht(upsample_maps(maps, upsample)))
+  coefficients = complex_coefficients(upsampled_sht(maps, upsample))
   if normalize:
     lmax = coefficients.shape[-2] - 1
     total = np.sqrt(np.sum(np.abs(coefficients) ** 2, axis=(-2, -1)))
@@ -281,6 +358,92 @@ def _check_pair(coefficients1, coefficients2):
   return c1, c2
 
 
+class _WorkArrays:
+  """Work arrays kept from one batch of pairs to the next.
+
+  Fresh arrays of several MB are mapped anew and page-faulted on every
+  batch, which on small VMs costs about as much as the transforms
+  (BUILD_NOTES.md); reusing them avoids that.
+  """
+
+  def __init__(self):
+    self._arrays = {}
+
+  def empty(self, name, shape, dtype=np.float64):
+    array = self._arrays.get(name)
+    if array is None or array.shape != shape or array.dtype != dtype:
+      array = self._arrays[name] = np.empty(shape, dtype)
+    return array
+
+
+def _operands(coefficients1, coefficients2):
+  """Per-map factors of M = i^(m-n) sum_c f_lm conj(h_ln), ready for matmul.
+
+  i^(m-n) = i^m i^-n is applied here, once per map rather than per pair.
+
+  Returns:
+    (first [..., L+1 (l), L+1 (m >= 0), C], second [..., L+1 (l), C,
+    2L+1 (n)]), contiguous.
+  """
+  c1, c2 = _check_pair(coefficients1, coefficients2)
+  lmax = c1.shape[-2] - 1
+  # One pass each: phase, new layout and (second side) conjugate.
+  first = np.moveaxis(c1[..., lmax:], -3, -1)                 # [..., l, m, C]
+  first = np.multiply(first, 1j ** np.mod(np.arange(lmax + 1), 4)[:, None],
+                      out=np.empty(first.shape, complex))
+  second = np.moveaxis(c2, -3, -2)                            # [..., l, C, n]
+  second = np.multiply(second, 1j ** np.mod(np.arange(-lmax, lmax + 1), 4),
+                       out=np.empty(second.shape, complex))
+  return first, np.conjugate(second, out=second)
+
+
+def _fourier_parts(first, second, index1, index2, work):
+  """T of `fourier_correlation` as real and imaginary parts.
+
+  Args:
+    first, second: `_operands` of the maps, [V1, ...] and [V2, ...].
+    index1, index2: int [P]: pair p correlates first[index1[p]] with
+      second[index2[p]] (maps shared by several pairs are not copied).
+    work: _WorkArrays.
+
+  Returns:
+    (real, imag), [P, 2L+1 (n), 2L+1 (k), L+1 (m)] views into one array of
+    `work` laid out for the degree sums.
+  """
+  pairs, lmax = len(index1), first.shape[1] - 1
+  mixed = work.empty("mixed", (pairs, lmax + 1, lmax + 1, 2 * lmax + 1),
+                     complex)                              # [p, l, m, n]
+  for pair, (i, j) in enumerate(zip(index1, index2)):
+    np.matmul(first[i], second[j], out=mixed[pair])
+  # Rows of the degree sums: [n, m, (real, imag) x pairs, l].
+  stacked = work.empty("stacked",
+                       (2 * lmax + 1, lmax + 1, 2 * pairs, lmax + 1))
+  stacked[:, :, :pairs] = mixed.real.transpose(3, 2, 0, 1)
+  stacked[:, :, pairs:] = mixed.imag.transpose(3, 2, 0, 1)
+  # T[p, n, k, m] = sum_{l >= l0} W[n, m, l, k] M[p, l, m, n], one batched
+  # real matmul per block of orders.
+  out = work.empty("sums", (2 * lmax + 1, lmax + 1, 2 * pairs, 2 * lmax + 1))
+  for l0, n_slice, m_slice, products in _products(lmax):
+    np.matmul(stacked[n_slice, m_slice, :, l0:], products,
+              out=out[n_slice, m_slice])
+  out = out.transpose(2, 0, 3, 1)                          # [2p, n, k, m]
+  return out[:pairs], out[pairs:]
+
+
+def _broadcast_operands(coefficients1, coefficients2):
+  """`_operands` flattened, with the pair indices their broadcast implies.
+
+  Returns:
+    (batch shape, first, second, index1, index2); see `_fourier_parts`.
+  """
+  first, second = _operands(coefficients1, coefficients2)
+  batch = np.broadcast_shapes(first.shape[:-3], second.shape[:-3])
+  indices = [np.broadcast_to(np.arange(math.prod(x.shape[:-3])).reshape(
+      x.shape[:-3]), batch).ravel() for x in (first, second)]
+  return (batch, first.reshape((-1,) + first.shape[-3:]),
+          second.reshape((-1,) + second.shape[-3:]), *indices)
+
+
 def fourier_correlation(coefficients1, coefficients2):
   """T_nkm of C (f1 rotated, f2 fixed), summed over channels and degrees.
 
@@ -291,40 +454,10 @@ def fourier_correlation(coefficients1, coefficients2):
   Returns:
     complex [..., 2L+1 (n), 2L+1 (k), L+1 (m >= 0)], entry [L+n, L+k, m].
   """
-  c1, c2 = _check_pair(coefficients1, coefficients2)
-  lmax = c1.shape[-2] - 1
-  batch = np.broadcast_shapes(c1.shape[:-3], c2.shape[:-3])
-  c1 = np.broadcast_to(c1, batch + c1.shape[-3:]).reshape((-1,) + c1.shape[-3:])
-  c2 = np.broadcast_to(c2, batch + c2.shape[-3:]).reshape((-1,) + c2.shape[-3:])
-  pairs = c1.shape[0]
-  # M[p, l, n, m] = i^(m-n) sum_c f_lm conj(h_ln): batched over (p, l).
-  f = np.moveaxis(c1[..., lmax:], 1, -1)                   # [p, l, m, c]
-  h = np.moveaxis(c2, 1, -2).conj()                        # [p, l, c, n]
-  mixed = np.swapaxes(f @ h, -1, -2) * _phases(lmax)       # [p, l, n, m]
-  # T[p, n, k, m] = sum_l W[n, m, l, k] M[p, l, n, m]: one real matmul per
-  # (|n|, m) with the real and imaginary parts of all pairs stacked, and
-  # T[p, -n, k, m] = (-1)^k sum_l W[n, m, l, k] (-1)^l M[p, l, -n, m].
-  stacked = np.moveaxis(mixed, 1, -1)                      # [p, n, m, l]
-  positive = stacked[:, lmax:]                             # n = 0 .. L
-  negative = stacked[:, lmax::-1] * (-1.0) ** np.arange(lmax + 1)
-  stacked = np.concatenate([positive.real, positive.imag, negative.real,
-                            negative.imag])                # [4p, n, m, l]
-  stacked = np.moveaxis(stacked, 0, -2)                    # [n, m, 4p, l]
-  out = np.empty((lmax + 1, lmax + 1, 4 * pairs, 2 * lmax + 1))
-  for start, stop, products in _product_blocks(lmax):
-    np.matmul(stacked[start:stop], products, out=out[start:stop])
-  out = np.transpose(out, (2, 0, 3, 1))                    # [4p, n, k, m]
-  result = np.empty((pairs, 2 * lmax + 1, 2 * lmax + 1, lmax + 1),
-                    dtype=complex)
-  # Real and imaginary parts are copied separately: much faster than
-  # building complex temporaries from the transposed views.
-  positive, negative = result[:, lmax:], result[:, :lmax]
-  positive.real[...] = out[:pairs]
-  positive.imag[...] = out[pairs:2 * pairs]
-  negative.real[...] = out[2 * pairs:3 * pairs, :0:-1]
-  negative.imag[...] = out[3 * pairs:, :0:-1]
-  negative *= (-1.0) ** np.arange(-lmax, lmax + 1)[:, None]
-  return result.reshape(batch + result.shape[1:])
+  batch, *operands = _broadcast_operands(coefficients1, coefficients2)
+  real, imag = _fourier_parts(*operands, _WorkArrays())
+  fourier = real + 1j * imag
+  return fourier.reshape(batch + fourier.shape[1:])
 
 
 def fourier_correlation_reference(coefficients1, coefficients2):
@@ -361,28 +494,41 @@ def correlation_grid(fourier, grid_size=None):
     float64 [..., N, N/2 + 1, N], axes (alpha, beta, gamma), angle
     2 pi j / N, N = grid_size (default 2L + 2).  Only beta in [0, pi] is
     computed: the rest of the FFT's [0, 2 pi) repeats it (module docstring).
-    The inverse FFT runs axis by axis, beta first, so that the redundant
-    half is never evaluated.
   """
   fourier = np.asarray(fourier)
-  lmax = fourier.shape[-1] - 1
+  flat = fourier.reshape((-1,) + fourier.shape[-3:])
+  grids = _grids(flat.real, flat.imag, grid_size, _WorkArrays())
+  return grids.reshape(fourier.shape[:-3] + grids.shape[1:])
+
+
+def _grids(real, imag, grid_size, work):
+  """`correlation_grid` of T = real + i imag, both [P, 2L+1, 2L+1, L+1].
+
+  The result is an array of `work`.  The inverse FFT runs axis by axis, beta
+  first, so that the redundant half is never evaluated.
+  """
+  lmax = real.shape[-1] - 1
   size = _grid_size(lmax, grid_size)
   half = size // 2 + 1
-  flat = fourier.reshape((-1,) + fourier.shape[-3:])
-  out = np.empty((flat.shape[0], size, half, size))
+  out = work.empty("grids", (real.shape[0], size, half, size))
   # C = sum conj(T) e^{+i (n alpha + k beta + m gamma)}; orders go to
-  # indices mod N.  One pair at a time keeps the work arrays in cache.
-  over_k = np.zeros((2 * lmax + 1, size, lmax + 1), dtype=complex)
-  over_n = np.zeros((size, half, lmax + 1), dtype=complex)
-  for i, pair in enumerate(flat):
-    np.conjugate(pair[:, lmax:], out=over_k[:, :lmax + 1])
-    np.conjugate(pair[:, :lmax], out=over_k[:, size - lmax:])
-    beta = np.fft.ifft(over_k, axis=1, norm="forward")[:, :half]
+  # indices mod N.  One pair at a time keeps the work arrays in cache; the
+  # transforms run in place.
+  over_k = work.empty("over_k", (2 * lmax + 1, size, lmax + 1), complex)
+  over_n = work.empty("over_n", (size, half, lmax + 1), complex)
+  for i in range(real.shape[0]):
+    over_k.real[:, :lmax + 1] = real[i, :, lmax:]
+    over_k.real[:, size - lmax:] = real[i, :, :lmax]
+    np.negative(imag[i, :, lmax:], out=over_k.imag[:, :lmax + 1])
+    np.negative(imag[i, :, :lmax], out=over_k.imag[:, size - lmax:])
+    over_k[:, lmax + 1:size - lmax] = 0
+    beta = np.fft.ifft(over_k, axis=1, norm="forward", out=over_k)[:, :half]
     over_n[:lmax + 1] = beta[lmax:]
     over_n[size - lmax:] = beta[:lmax]
-    alpha = np.fft.ifft(over_n, axis=0, norm="forward")
-    out[i] = np.fft.irfft(alpha, n=size, axis=2, norm="forward")
-  return out.reshape(fourier.shape[:-3] + out.shape[1:])
+    over_n[lmax + 1:size - lmax] = 0
+    alpha = np.fft.ifft(over_n, axis=0, norm="forward", out=over_n)
+    np.fft.irfft(alpha, n=size, axis=2, norm="forward", out=out[i])
+  return out
 
 
 def correlation_at(fourier, alpha, beta, gamma, gradient=False):
@@ -533,20 +679,32 @@ def align_coefficients(coefficients1, coefficients2, grid_size=None,
   Returns:
     Alignment with R_rel such that f2 ~ Lambda_{R_rel} f1.
   """
-  fourier = fourier_correlation(coefficients1, coefficients2)
-  grids = correlation_grid(fourier, grid_size)
+  batch, *operands = _broadcast_operands(coefficients1, coefficients2)
+  alignment, grids = _align(*operands, grid_size, refine, _WorkArrays())
+  alignment = _reshape_alignment(alignment, batch)
+  if return_grids:
+    return dataclasses.replace(alignment,
+                               grids=grids.reshape(batch + grids.shape[1:]))
+  return alignment
+
+
+def _align(first, second, index1, index2, grid_size, refine, work):
+  """Alignments of pairs given `_fourier_parts` inputs: (Alignment, grids)."""
+  real, imag = _fourier_parts(first, second, index1, index2, work)
+  grids = _grids(real, imag, grid_size, work)
   euler, scores = grid_argmax(grids)
   if refine:
-    flat_fourier = fourier.reshape((-1,) + fourier.shape[-3:])
-    flat_euler = euler.reshape(-1, 3)
-    flat_scores = scores.reshape(-1)
-    for i in range(flat_fourier.shape[0]):
-      flat_euler[i], flat_scores[i] = refine_maximum(flat_fourier[i],
-                                                     flat_euler[i])
-  return Alignment(
-      rotations=rotations_lib.matrix_from_zyz(euler[..., 0], euler[..., 1],
-                                              euler[..., 2]),
-      euler=euler, scores=scores, grids=grids if return_grids else None)
+    for i in range(len(real)):
+      euler[i], scores[i] = refine_maximum(real[i] + 1j * imag[i], euler[i])
+  rotations = rotations_lib.matrix_from_zyz(euler[:, 0], euler[:, 1],
+                                            euler[:, 2])
+  return Alignment(rotations=rotations, euler=euler, scores=scores), grids
+
+
+def _reshape_alignment(alignment, batch):
+  return Alignment(rotations=alignment.rotations.reshape(batch + (3, 3)),
+                   euler=alignment.euler.reshape(batch + (3,)),
+                   scores=alignment.scores.reshape(batch))
 
 
 def align(maps1, maps2, upsample=1, grid_size=None, refine=False,
@@ -576,7 +734,7 @@ def align(maps1, maps2, upsample=1, grid_size=None, refine=False,
 
 
 def align_pairs(maps1, maps2, pairs, upsample=1, grid_size=None,
-                refine=False, normalize=False, batch_size=16, callback=None):
+                refine=False, normalize=False, batch_size=8, callback=None):
   """Relative rotations of many index pairs, reusing per-map coefficients.
 
   Pairs are sorted by first view and processed in batches; within a batch
@@ -590,7 +748,8 @@ def align_pairs(maps1, maps2, pairs, upsample=1, grid_size=None,
       maps such as a teacher's maps of the meshes).
     pairs: int [P, 2] (i, j): estimate R_rel with maps2[j] ~ Lambda_R maps1[i].
     upsample, grid_size, refine, normalize: as in `align`.
-    batch_size: pairs per batch (about 3 MB per pair at N = 64).
+    batch_size: pairs per batch (about 5 MB of work arrays per pair at
+      N = 64, reused from batch to batch).
     callback: called with the number of pairs finished after each batch.
 
   Returns:
@@ -607,15 +766,18 @@ def align_pairs(maps1, maps2, pairs, upsample=1, grid_size=None,
   euler = np.empty((len(pairs), 3))
   scores = np.empty(len(pairs))
   order = np.argsort(pairs[:, 0], kind="stable")
+  work = _WorkArrays()
   for start in range(0, len(order), batch_size):
     chunk = order[start:start + batch_size]
     views1, local1 = np.unique(pairs[chunk, 0], return_inverse=True)
     views2, local2 = np.unique(pairs[chunk, 1], return_inverse=True)
-    c1 = map_coefficients(maps1[views1], upsample, normalize,
-                          f"first views {views1.tolist()}")
-    c2 = map_coefficients(maps2[views2], upsample, normalize,
-                          f"second views {views2.tolist()}")
-    result = align_coefficients(c1[local1], c2[local2], grid_size, refine)
+    first, second = _operands(
+        map_coefficients(maps1[views1], upsample, normalize,
+                         f"first views {views1.tolist()}"),
+        map_coefficients(maps2[views2], upsample, normalize,
+                         f"second views {views2.tolist()}"))
+    result, _ = _align(first, second, local1, local2, grid_size, refine,
+                       work)
     rotations[chunk] = result.rotations
     euler[chunk] = result.euler
     scores[chunk] = result.scores

@@ -120,6 +120,13 @@ class CoefficientsTest(parameterized.TestCase):
     south = np.abs(fine[:, -4:] - exact[:, -4:]).max() / np.abs(exact).max()
     self.assertLess(south, 0.02)
 
+  @parameterized.parameters(1, 2, 4)
+  def test_fused_upsampled_transform_matches_upsample_then_sht(self, factor):
+    maps = np.random.default_rng(14).normal(size=(3, 2, 16, 16))
+    expected = sh.sht(correlation.upsample_maps(maps, factor))
+    np.testing.assert_allclose(correlation.upsampled_sht(maps, factor),
+                               expected, atol=1e-13 * np.abs(expected).max())
+
   def test_normalized_channels_have_unit_norm_and_zero_mean(self):
     rng = np.random.default_rng(2)
     maps = rng.normal(size=(16, 16, 3)) + np.array([0.0, 5.0, -2.0])
@@ -147,8 +154,7 @@ class CorrelationTest(parameterized.TestCase):
     np.testing.assert_allclose(self.fourier, reference, atol=1e-12)
 
   def test_large_degree_path_matches_cached_path(self):
-    with mock.patch.object(correlation, "_MAX_CACHED_PRODUCT_BYTES", 0), \
-        mock.patch.object(correlation, "_PRODUCT_BLOCK_BYTES", 20000):
+    with mock.patch.object(correlation, "_MAX_CACHED_PRODUCT_BYTES", 0):
       blocked = correlation.fourier_correlation(self.c1, self.c2)
     np.testing.assert_allclose(blocked, self.fourier, atol=1e-13)
 
@@ -280,6 +286,27 @@ class KnownRotationTest(parameterized.TestCase):
       single = correlation.align(maps[i], maps[j])
       np.testing.assert_allclose(rotation, single.rotations)
     np.testing.assert_allclose(many.rotations[0], batched.rotations[0])
+
+  def test_two_axis_broadcast_matches_single_pairs(self):
+    # [2, 1] first views against [1, 3] second views -> a [2, 3] batch.
+    c1 = correlation.map_coefficients(np.stack([self.maps, self.rotated[5]]))
+    c2 = correlation.map_coefficients(self.rotated[:3])
+    batched = correlation.align_coefficients(c1[:, None], c2[None],
+                                             refine=True, return_grids=True)
+    fourier = correlation.fourier_correlation(c1[:, None], c2[None])
+    self.assertEqual(batched.rotations.shape, (2, 3, 3, 3))
+    self.assertEqual(batched.scores.shape, (2, 3))
+    for i in range(2):
+      for j in range(3):
+        single = correlation.align_coefficients(c1[i], c2[j], refine=True,
+                                                return_grids=True)
+        np.testing.assert_allclose(batched.grids[i, j], single.grids,
+                                   atol=1e-12)
+        np.testing.assert_allclose(batched.rotations[i, j], single.rotations,
+                                   atol=1e-9)
+        np.testing.assert_allclose(
+            fourier[i, j], correlation.fourier_correlation(c1[i], c2[j]),
+            atol=1e-12)
 
   def test_upsampled_coarse_maps(self):
     # 16 x 16 maps upsampled x4 (bandwidth 32), as the original did.
