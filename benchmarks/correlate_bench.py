@@ -96,22 +96,16 @@ def stage_breakdown(maps, pairs, batch_size, repeats):
   """CPU ms per pair of each stage of `align_pairs` on its first batch."""
   # pylint: disable=protected-access
   chunk = pairs[:batch_size]
-  views1, local1 = np.unique(chunk[:, 0], return_inverse=True)
-  views2, local2 = np.unique(chunk[:, 1], return_inverse=True)
   work = correlation._WorkArrays()
-
-  def coefficients():
-    return correlation._operands(
-        correlation.map_coefficients(maps[views1], _UPSAMPLE),
-        correlation.map_coefficients(maps[views2], _UPSAMPLE))
-
+  coefficients = functools.partial(correlation._batch_operands, maps, maps,
+                                   chunk, _UPSAMPLE, False)
   operands = coefficients()
-  parts = correlation._fourier_parts(*operands, local1, local2, work)
+  parts = correlation._fourier_parts(*operands, work)
   grids = correlation._grids(*parts, None, correlation._WorkArrays())
   stages = {
       "coefficients (maps of the batch)": coefficients,
       "T (channel and degree sums)": functools.partial(
-          correlation._fourier_parts, *operands, local1, local2, work),
+          correlation._fourier_parts, *operands, work),
       "grids (inverse FFTs)": functools.partial(
           correlation._grids, *parts, None, work),
       "argmax": functools.partial(correlation.grid_argmax, grids)}

@@ -156,16 +156,22 @@ def _cached_products(lmax):
                for l0, n_slice, m_slice in _order_blocks(lmax))
 
 
+@functools.lru_cache(maxsize=None)
+def _products_bytes(lmax):
+  """Size of all the `_block_products` tables for max degree L."""
+  orders = range(2 * lmax + 1)
+  entries = sum(len(orders[n]) * len(orders[m]) * (lmax + 1 - l0)
+                for l0, n, m in _order_blocks(lmax))
+  return 8 * entries * (2 * lmax + 1)
+
+
 def _products(lmax):
   """Yields (l0, n slice, m slice, W) over `_order_blocks`.
 
   The tables (11 MiB at L = 31, 171 MiB at L = 63) are cached unless larger
   than _MAX_CACHED_PRODUCT_BYTES; then each block is computed when needed.
   """
-  orders = range(2 * lmax + 1)
-  entries = sum(len(orders[n]) * len(orders[m]) * (lmax + 1 - l0)
-                for l0, n, m in _order_blocks(lmax))
-  if 8 * entries * (2 * lmax + 1) <= _MAX_CACHED_PRODUCT_BYTES:
+  if _products_bytes(lmax) <= _MAX_CACHED_PRODUCT_BYTES:
     yield from _cached_products(lmax)
     return
   for l0, n_slice, m_slice in _order_blocks(lmax):
@@ -688,6 +694,23 @@ def align_coefficients(coefficients1, coefficients2, grid_size=None,
   return alignment
 
 
+def _batch_operands(maps1, maps2, pairs, upsample, normalize):
+  """`_fourier_parts` inputs for index pairs, each distinct map once.
+
+  Returns:
+    (first, second, index1, index2): operands of the distinct first and
+    second views and, per pair, the index of its maps among them.
+  """
+  views1, index1 = np.unique(pairs[:, 0], return_inverse=True)
+  views2, index2 = np.unique(pairs[:, 1], return_inverse=True)
+  first, second = _operands(
+      map_coefficients(maps1[views1], upsample, normalize,
+                       f"first views {views1.tolist()}"),
+      map_coefficients(maps2[views2], upsample, normalize,
+                       f"second views {views2.tolist()}"))
+  return first, second, index1, index2
+
+
 def _align(first, second, index1, index2, grid_size, refine, work):
   """Alignments of pairs given `_fourier_parts` inputs: (Alignment, grids)."""
   real, imag = _fourier_parts(first, second, index1, index2, work)
@@ -769,15 +792,9 @@ def align_pairs(maps1, maps2, pairs, upsample=1, grid_size=None,
   work = _WorkArrays()
   for start in range(0, len(order), batch_size):
     chunk = order[start:start + batch_size]
-    views1, local1 = np.unique(pairs[chunk, 0], return_inverse=True)
-    views2, local2 = np.unique(pairs[chunk, 1], return_inverse=True)
-    first, second = _operands(
-        map_coefficients(maps1[views1], upsample, normalize,
-                         f"first views {views1.tolist()}"),
-        map_coefficients(maps2[views2], upsample, normalize,
-                         f"second views {views2.tolist()}"))
-    result, _ = _align(first, second, local1, local2, grid_size, refine,
-                       work)
+    result, _ = _align(
+        *_batch_operands(maps1, maps2, pairs[chunk], upsample, normalize),
+        grid_size, refine, work)
     rotations[chunk] = result.rotations
     euler[chunk] = result.euler
     scores[chunk] = result.scores
