@@ -3,7 +3,7 @@
 For 16 x 16 x C maps upsampled x4 (bandwidth 32, a 64^3 Euler grid), as the
 original system did, and C in --channels, measures:
 
-- ours, single pair: sph_embed.correlation.align on two maps (upsampling,
+- ours, single pair: sph_embed.pose.correlation.align on two maps (upsampling,
   transforms, channel-summed T, one 3D FFT, argmax);
 - ours, batched: IB-like pairs (each anchor against 3 views) through
   align_pairs (--batch_size pairs per batch, each map transformed once per
@@ -42,7 +42,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from sph_embed import correlation
+from sph_embed.pose import correlation
 
 _CHANNELS = flags.DEFINE_list("channels", ["1", "16", "64"],
                               "Channel counts C.")

@@ -7,7 +7,7 @@
 Prints, for synthetic shapes: the cost of each stage of an example in one
 process (shape generation, render, ray cast), the wall time and examples/s
 of a full parallel build (worker start-up included), and the examples/s of
-reading the result through data_input.make_dataset.
+reading the result through input_pipeline.make_dataset.
 """
 
 import os
@@ -20,15 +20,15 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from sph_embed import data_input
-from sph_embed import dataset
-from sph_embed import meshes
-from sph_embed import raycast
-from sph_embed import render
-from sph_embed import rotations
-from sph_embed import sources
-from sph_embed import synthetic
-from sph_embed import views
+from sph_embed.data import input_pipeline
+from sph_embed.data import dataset
+from sph_embed.data import meshes
+from sph_embed.data import raycast
+from sph_embed.data import render
+from sph_embed.sphere import rotations
+from sph_embed.data import sources
+from sph_embed.data import synthetic
+from sph_embed.data import views
 
 _TRAIN = flags.DEFINE_integer("train_instances", 10,
                               "Train instances per category.")
@@ -90,7 +90,7 @@ def main(argv):
           f" {seconds:.1f} s = {total / seconds:.1f} examples/s with"
           f" {_NUM_WORKERS.value or os.cpu_count()} workers")
 
-    examples = data_input.make_dataset(output, "train", _BATCH.value,
+    examples = input_pipeline.make_dataset(output, "train", _BATCH.value,
                                        repeat=True)
     train = metadata["splits"]["train"]["examples"]
     batches = max(1, _READ_EPOCHS.value * train // _BATCH.value)

@@ -1,7 +1,7 @@
 """Training throughput of the embedding network, in images/s, per preset.
 
-Times the real training step (sph_embed.training.make_train_step with
-sph_embed.embedding_training's loss: the teacher through hub.KerasLayer on
+Times the real training step (sph_embed.training.loop.make_train_step with
+sph_embed.embedding.training's loss: the teacher through hub.KerasLayer on
 the ray-cast maps, the network forward and backward, Adam) on batches held
 in memory, so input reading is not measured.  The teacher is --hub_module,
 or, without it, a randomly initialised default TeacherConfig() exported to
@@ -23,11 +23,11 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
-from sph_embed import embedding_model
-from sph_embed import embedding_training
-from sph_embed import teacher
-from sph_embed import teacher_export
-from sph_embed import training
+from sph_embed.embedding import model as embedding_model
+from sph_embed.embedding import training as embedding_training
+from sph_embed.teacher import model as teacher_model
+from sph_embed.teacher import export as teacher_export
+from sph_embed.training import loop as train_loop
 
 _PRESETS = flags.DEFINE_list("presets", ["cpu", "paper"], "Presets to time.")
 _HUB_MODULE = flags.DEFINE_string("hub_module", None, "Teacher module.")
@@ -43,7 +43,7 @@ def time_preset(name, teacher_layer, target_shape, batch_size, steps):
       embedding_model.preset(name), target_shape[0], target_shape[2])
   optimizer = tf.keras.optimizers.legacy.Adam(1e-3, epsilon=1e-8)
   metrics = {k: tf.keras.metrics.Mean(k) for k in ("loss", "relative_error")}
-  step = training.make_train_step(
+  step = train_loop.make_train_step(
       tf.distribute.get_strategy(), model, optimizer,
       embedding_training.make_loss_fn(teacher_layer, 1.0), metrics)
   rng = np.random.default_rng(0)
@@ -71,7 +71,7 @@ def main(argv):
     if hub_module is None:
       hub_module = os.path.join(scratch, "teacher")
       teacher_export.export_teacher(
-          teacher.build_teacher(teacher.TeacherConfig(), 11), hub_module,
+          teacher_model.build_teacher(teacher_model.TeacherConfig(), 11), hub_module,
           {"note": "random, benchmark"})
     teacher_layer, target_shape = embedding_training.load_teacher(
         hub_module, _OUTPUT_KEY.value)

@@ -18,7 +18,7 @@ import numpy as np
 import pyshtools
 import tensorflow as tf
 
-from sph_embed import sht
+from sph_embed.sphere import sht_tf
 
 _BATCH = flags.DEFINE_integer("batch", 64, "Maps per batch.")
 _CHANNELS = flags.DEFINE_integer("channels", 16, "Channels per map.")
@@ -40,7 +40,7 @@ def main(_):
   batch, channels, n = _BATCH.value, _CHANNELS.value, _N.value
   maps = np.random.default_rng(0).normal(size=(batch, n, n, channels))
   maps_tf = tf.constant(maps, tf.float32)
-  round_trip = tf.function(lambda x: sht.inverse(sht.forward(x), n),
+  round_trip = tf.function(lambda x: sht_tf.inverse(sht_tf.forward(x), n),
                            autograph=False)
   tf_best, tf_median = best_seconds(lambda: round_trip(maps_tf).numpy(),
                                     _REPEATS.value)

@@ -8,9 +8,9 @@ import unittest
 
 import trimesh
 
-from sph_embed import dataset
-from sph_embed import sources
-from sph_embed import views
+from sph_embed.data import dataset
+from sph_embed.data import sources
+from sph_embed.data import views
 
 # Real ModelNet40/ShapeNet files, kept next to the repository (never copied
 # into it); see ../shared/meshes/SOURCES.md.

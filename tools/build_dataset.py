@@ -22,9 +22,9 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from sph_embed import dataset
-from sph_embed import sources
-from sph_embed import views
+from sph_embed.data import dataset
+from sph_embed.data import sources
+from sph_embed.data import views
 
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Output directory.",
                                   required=True)
@@ -35,7 +35,7 @@ _INPUT = flags.DEFINE_string(
     "input", None, "Root folder (modelnet, shapenet) or list file (list).")
 _CATEGORIES = flags.DEFINE_list(
     "categories", None, "Categories to use, in label order (default: all, "
-    "sorted; synthetic: sph_embed.synthetic.CATEGORIES).")
+    "sorted; synthetic: sph_embed.data.synthetic.CATEGORIES).")
 _TRAIN_INSTANCES = flags.DEFINE_integer(
     "train_instances", 40, "Synthetic: train instances per category.")
 _TEST_INSTANCES = flags.DEFINE_integer(

@@ -1,10 +1,10 @@
 """Writes a PNG contact sheet of synthetic shapes: one row per category.
 
 Each row shows --instances instances of a category (seeds 0, 1, ...),
-normalised and rendered by sph_embed.render from a fixed three-quarter view
+normalised and rendered by sph_embed.data.render from a fixed three-quarter view
 in which the canonical up axis (+z) points up in the image and the front
 (+x) faces the viewer's left.  Use it to check that the shapes of
-sph_embed.synthetic look like their names.
+sph_embed.data.synthetic look like their names.
 
   python3 tools/contact_sheet.py --output=/tmp/contact_sheet.png
 """
@@ -19,10 +19,10 @@ from PIL import Image
 from PIL import ImageDraw
 from scipy.spatial import transform
 
-from sph_embed import meshes
-from sph_embed import render
-from sph_embed import rotations
-from sph_embed import synthetic
+from sph_embed.data import meshes
+from sph_embed.data import render
+from sph_embed.sphere import rotations
+from sph_embed.data import synthetic
 
 _OUTPUT = flags.DEFINE_string("output", "contact_sheet.png", "PNG to write.")
 _INSTANCES = flags.DEFINE_integer("instances", 6, "Instances per category.")

@@ -3,7 +3,7 @@
 Reads an embeddings file (README.md, "Embeddings file (.npz)"), forms pairs
 of views by a protocol, estimates each pair's relative rotation R_rel
 (R2 = R_rel R1) as the argmax of the channel-summed SO(3) cross-correlation
-of the two views' spherical maps (sph_embed.correlation), writes one CSV
+of the two views' spherical maps (sph_embed.pose.correlation), writes one CSV
 row per pair and prints, per category and overall: pairs, median error
 (degrees), acc@15 and acc@30 (%).  NumPy + pyshtools only (no TensorFlow).
 
@@ -29,9 +29,9 @@ from absl import flags
 from absl import logging
 import tqdm
 
-from sph_embed import correlation
-from sph_embed import embeddings_io
-from sph_embed import pose_evaluation
+from sph_embed.pose import correlation
+from sph_embed.pose import embeddings_io
+from sph_embed.pose import evaluation as pose_evaluation
 
 _EMBEDDINGS = flags.DEFINE_string("embeddings", None, "Embeddings .npz file.")
 _PROTOCOL = flags.DEFINE_enum("protocol", "ib", list(pose_evaluation.PROTOCOLS),

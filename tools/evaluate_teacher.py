@@ -27,12 +27,12 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from sph_embed import dataset
-from sph_embed import meshes
-from sph_embed import teacher
-from sph_embed import teacher_evaluation
-from sph_embed import teacher_export
-from sph_embed import teacher_training
+from sph_embed.data import dataset
+from sph_embed.data import meshes
+from sph_embed.teacher import model as teacher_model
+from sph_embed.teacher import evaluation as teacher_evaluation
+from sph_embed.teacher import export as teacher_export
+from sph_embed.teacher import training as teacher_training
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", None,
                                  "Teacher training run (tools/train_teacher).")
@@ -74,11 +74,11 @@ def _teacher():
     if spec["architecture"] != "spherical":
       raise ValueError(f"{_MODEL_DIR.value}: a {spec['architecture']} run,"
                        " not a spherical teacher")
-    config = teacher.TeacherConfig.from_dict(spec["teacher"])
+    config = teacher_model.TeacherConfig.from_dict(spec["teacher"])
     return (_keras_apply(model), config, spec["categories"],
             os.path.abspath(_MODEL_DIR.value))
   manifest = teacher_export.read_manifest(_MODULE.value)
-  config = teacher.TeacherConfig.from_dict(manifest["teacher_config"])
+  config = teacher_model.TeacherConfig.from_dict(manifest["teacher_config"])
   loaded = tf.saved_model.load(_MODULE.value)
 
   def apply(maps):
@@ -115,7 +115,7 @@ def main(argv):
       teacher_evaluation.equivariance_errors(fn, upright, rotated, rotations,
                                              keys))
   tf.keras.utils.set_random_seed(_SEED.value)
-  control = teacher.build_planar_control(config, len(categories))
+  control = teacher_model.build_planar_control(config, len(categories))
   equivariance = {
       "teacher": measure(apply_teacher),
       "control_untrained": measure(_keras_apply(control)),

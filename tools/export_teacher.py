@@ -11,7 +11,7 @@ the training data, the test accuracy (from <model_dir>/results.json, written
 at the end of training), the equivariance and real-mesh predictions of
 tools/evaluate_teacher.py (--evaluation, optional), the commands that built
 the data, trained and exported, and the date.  Load it with
-  sph_embed.teacher_export.load_teacher_layer(path, "pose")
+  sph_embed.teacher.export.load_teacher_layer(path, "pose")
 or hub.KerasLayer(path, trainable=False, output_key="pose").
 """
 
@@ -24,8 +24,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from sph_embed import teacher_export
-from sph_embed import teacher_training
+from sph_embed.teacher import export as teacher_export
+from sph_embed.teacher import training as teacher_training
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "Teacher training run.",
                                  required=True)

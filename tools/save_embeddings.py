@@ -1,7 +1,7 @@
 """Writes the embeddings of a dataset split to one .npz file.
 
 Runs a trained embedding network (tools/train_embedding.py) over every view
-of a split and writes, through sph_embed.embeddings_io (schema in README.md,
+of a split and writes, through sph_embed.pose.embeddings_io (schema in README.md,
 "Embeddings file (.npz)"): the predicted maps (`embeddings`), the teacher's
 maps of the same rotated meshes (`targets`), the poses (`rotations`),
 `category`, `instance` and, unless --noimages, the views (`images`).  The
@@ -20,11 +20,11 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from sph_embed import data_input
-from sph_embed import embedding_inference
-from sph_embed import embedding_training
-from sph_embed import embeddings_io
-from sph_embed import teacher_export
+from sph_embed.data import input_pipeline
+from sph_embed.embedding import inference as embedding_inference
+from sph_embed.embedding import training as embedding_training
+from sph_embed.pose import embeddings_io
+from sph_embed.teacher import export as teacher_export
 
 _MODEL_DIR = flags.DEFINE_string(
     "model_dir", None, "Model directory written by tools/train_embedding.py.",
@@ -64,7 +64,7 @@ def main(argv):
                                                    _CHECKPOINT.value)
     data_dir = _DATA_DIR.value or spec["data_dir"]
     hub_module = _HUB_MODULE.value or spec["hub_module"]
-    metadata = data_input.read_metadata(data_dir)
+    metadata = input_pipeline.read_metadata(data_dir)
     teacher, target_shape = embedding_training.load_teacher(
         hub_module, spec["output_key"])
     embedding_inference.check_compatible(spec, metadata, data_dir,
@@ -73,7 +73,7 @@ def main(argv):
         model, teacher, data_dir, _SPLIT.value, _BATCH_SIZE.value,
         _MAX_EXAMPLES.value or None, with_images=_IMAGES.value)
     embeddings_io.save_embeddings(_OUTPUT.value, **arrays)
-  except (teacher_export.ModuleError, data_input.DataError, ValueError) as e:
+  except (teacher_export.ModuleError, input_pipeline.DataError, ValueError) as e:
     logging.error("%s", e)
     return 2
   print(f"wrote {_OUTPUT.value}: {arrays['embeddings'].shape[0]} views of"

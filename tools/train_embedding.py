@@ -2,7 +2,7 @@
 
 The teacher module maps the ray-cast map of each rotated mesh to its
 `--output_key` feature maps (the targets); the network learns them from the
-rendered view of the same rotated mesh (sph_embed.embedding_training).
+rendered view of the same rotated mesh (sph_embed.embedding.training).
 
 On a GPU, as the paper (200k steps, batch 16, lr drops at 80k and 180k):
   python3 tools/train_embedding.py --hub_module=hub_modules/teacher_synthetic \
@@ -21,12 +21,12 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from sph_embed import data_input
-from sph_embed import embedding_model
-from sph_embed import embedding_training
-from sph_embed import sources
-from sph_embed import teacher_export
-from sph_embed import training
+from sph_embed.data import input_pipeline
+from sph_embed.embedding import model as embedding_model
+from sph_embed.embedding import training as embedding_training
+from sph_embed.data import sources
+from sph_embed.teacher import export as teacher_export
+from sph_embed.training import loop as train_loop
 
 _HUB_MODULE = flags.DEFINE_string(
     "hub_module", None, "Teacher TF-Hub module directory (written by the "
@@ -76,7 +76,7 @@ _NUM_WORKERS = flags.DEFINE_integer(
     "num_workers", None, "--views=on_the_fly: rendering processes (default: "
     "one per core).")
 _STRATEGY = flags.DEFINE_enum("strategy", "default",
-                              list(training.STRATEGIES),
+                              list(train_loop.STRATEGIES),
                               "tf.distribute strategy.")
 _CHECKPOINT_MINUTES = flags.DEFINE_float(
     "checkpoint_every_minutes", 10.0, "Checkpoint period in minutes.")
@@ -104,10 +104,10 @@ def config_from_flags():
         blocks_per_layer=_BLOCKS_PER_LAYER.value)
   except ValueError as e:
     raise app.UsageError(f"--preset / width flags: {e}") from None
-  boundaries = training.parse_list_flag(_LR_BOUNDARIES, int)
-  values = training.parse_list_flag(_LR_VALUES, float)
+  boundaries = train_loop.parse_list_flag(_LR_BOUNDARIES, int)
+  values = train_loop.parse_list_flag(_LR_VALUES, float)
   try:
-    training.learning_rate_schedule(boundaries, values)
+    train_loop.learning_rate_schedule(boundaries, values)
   except ValueError as e:
     raise app.UsageError(f"--lr_boundaries / --lr_values: {e}") from None
   config = embedding_training.TrainConfig(
@@ -138,7 +138,7 @@ def main(argv):
   config = config_from_flags()
   try:
     _, result = embedding_training.train(config)
-  except (teacher_export.ModuleError, data_input.DataError,
+  except (teacher_export.ModuleError, input_pipeline.DataError,
           sources.SourceError, ValueError) as e:
     logging.error("%s", e)
     return 2

@@ -27,13 +27,13 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from sph_embed import data_input
-from sph_embed import dataset
-from sph_embed import sources
-from sph_embed import teacher
-from sph_embed import teacher_training
-from sph_embed import training
-from sph_embed import views
+from sph_embed.data import input_pipeline
+from sph_embed.data import dataset
+from sph_embed.data import sources
+from sph_embed.teacher import model as teacher_model
+from sph_embed.teacher import training as teacher_training
+from sph_embed.training import loop as train_loop
+from sph_embed.data import views
 
 _DATA_DIR = flags.DEFINE_string(
     "data_dir", None, "Dataset directory (tools/build_dataset.py): train "
@@ -59,7 +59,7 @@ _BUILD_WORKERS = flags.DEFINE_integer(
 _ARCHITECTURE = flags.DEFINE_enum(
     "architecture", "spherical", list(teacher_training.ARCHITECTURES),
     "spherical: the teacher; planar: the non-equivariant control.")
-_DEFAULTS = teacher.TeacherConfig()
+_DEFAULTS = teacher_model.TeacherConfig()
 _STEM_FILTERS = flags.DEFINE_integer("stem_filters", _DEFAULTS.stem_filters,
                                      "Channels of the 64 x 64 conv.")
 _STAGE_FILTERS = flags.DEFINE_list(
@@ -73,7 +73,7 @@ _HEAD_FILTERS = flags.DEFINE_integer("head_filters", _DEFAULTS.head_filters,
 _NUM_ANCHORS = flags.DEFINE_integer("num_anchors", _DEFAULTS.num_anchors,
                                     "Anchor degrees per spectral filter.")
 _POOLING = flags.DEFINE_enum(
-    "pooling", _DEFAULTS.pooling, list(teacher.POOLINGS),
+    "pooling", _DEFAULTS.pooling, list(teacher_model.POOLINGS),
     "centered: 2 x 2-cell areas centred on the coarse samples; grid: 2 x 2 "
     "blocks of samples (layers.SphericalPool).")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 16, "Global batch size.")
@@ -92,7 +92,7 @@ _LR_VALUES = flags.DEFINE_list(
     "lr_values", ["1e-3", "2e-4", "4e-5"],
     "Learning rates, one more than --lr_boundaries.")
 _STRATEGY = flags.DEFINE_enum("strategy", "default",
-                              list(training.STRATEGIES),
+                              list(train_loop.STRATEGIES),
                               "tf.distribute strategy.")
 _SEED = flags.DEFINE_integer("seed", 0, "Initialisation and shuffle seed.")
 _CHECKPOINT_EVERY_STEPS = flags.DEFINE_integer(
@@ -123,11 +123,11 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   try:
-    stage_filters = training.parse_list_flag(_STAGE_FILTERS, int)
-    lr_boundaries = training.parse_list_flag(_LR_BOUNDARIES, int)
-    lr_values = training.parse_list_flag(_LR_VALUES, float)
+    stage_filters = train_loop.parse_list_flag(_STAGE_FILTERS, int)
+    lr_boundaries = train_loop.parse_list_flag(_LR_BOUNDARIES, int)
+    lr_values = train_loop.parse_list_flag(_LR_VALUES, float)
     try:
-      training.learning_rate_schedule(lr_boundaries, lr_values)
+      train_loop.learning_rate_schedule(lr_boundaries, lr_values)
     except ValueError as e:
       raise app.UsageError(f"--lr_boundaries/--lr_values: {e}") from None
     metadata_path = os.path.join(_DATA_DIR.value, dataset.METADATA_FILE)
@@ -136,7 +136,7 @@ def main(argv):
     config = teacher_training.TrainConfig(
         data_dir=_DATA_DIR.value, model_dir=_MODEL_DIR.value,
         architecture=_ARCHITECTURE.value,
-        network=teacher.TeacherConfig(
+        network=teacher_model.TeacherConfig(
             stem_filters=_STEM_FILTERS.value, stage_filters=stage_filters,
             blocks_per_stage=_BLOCKS_PER_STAGE.value,
             head_filters=_HEAD_FILTERS.value,
@@ -150,7 +150,7 @@ def main(argv):
         eval_every_steps=_EVAL_EVERY_STEPS.value,
         command=shlex.join(["python3"] + sys.argv))
     _, result, results = teacher_training.train(config)
-  except (data_input.DataError, dataset.BuildError, sources.SourceError,
+  except (input_pipeline.DataError, dataset.BuildError, sources.SourceError,
           ValueError) as e:
     logging.error("%s", e)
     return 2

@@ -1,0 +1,130 @@
+"""tf.data input pipeline over datasets built by sph_embed.data.dataset.
+
+  metadata = data_input.read_metadata(data_dir)
+  for batch in data_input.make_dataset(data_dir, "train", 16):
+    batch["image"]   # float32 [B, 64, 64, 1] in [0, 1]
+    batch["sphere"]  # float32 [B, n, n, 1]
+    batch["rotation"], batch["label"], batch["category"], ...
+
+Shards are read in parallel and interleaved, examples shuffled, batched,
+decoded (in parallel, checked against the schema of
+sph_embed.data.example_schema) and prefetched.  Only the shards listed in
+dataset.json are read: a build in progress has none, and its partial files
+are never read.
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+from sph_embed.data import example_schema
+
+_METADATA_KEYS = ("categories", "splits", "image_size", "sphere_size")
+# Shards read at once: enough to mix categories and overlap I/O.
+_CYCLE_LENGTH = 8
+
+
+class DataError(ValueError):
+  """A dataset directory or split is missing, incomplete or malformed."""
+
+
+def read_metadata(data_dir):
+  """The dataset.json of a finished build, as a dict.
+
+  Raises:
+    DataError: no (or an unreadable, or a different-version) dataset.json.
+  """
+  path = os.path.join(data_dir, example_schema.METADATA_FILE)
+  if not os.path.isfile(path):
+    raise DataError(f"{path}: not found; {data_dir} is not a finished dataset"
+                    " (build one with tools/build_dataset.py)")
+  try:
+    with open(path, encoding="utf-8") as f:
+      metadata = json.load(f)
+  except (OSError, ValueError) as e:
+    raise DataError(f"{path}: cannot read dataset metadata ({e})") from e
+  version = metadata.get("format_version")
+  if version != example_schema.FORMAT_VERSION:
+    raise DataError(f"{path}: format version {version}, this code reads"
+                    f" version {example_schema.FORMAT_VERSION}")
+  missing = [k for k in _METADATA_KEYS if k not in metadata]
+  if missing:
+    raise DataError(f"{path}: missing keys {missing}")
+  return metadata
+
+
+def shard_paths(data_dir, split, metadata=None):
+  """Paths of the shards of `split`, checked to exist."""
+  metadata = metadata or read_metadata(data_dir)
+  info = metadata["splits"].get(split)
+  if not info or not info["examples"]:
+    counts = {s: i["examples"] for s, i in metadata["splits"].items()}
+    raise DataError(f"{data_dir}: split {split!r} has no examples (examples"
+                    f" per split: {counts})")
+  paths = [os.path.join(data_dir, name) for name in info["shards"]]
+  missing = [p for p in paths if not os.path.isfile(p)]
+  if missing:
+    raise DataError(f"{data_dir}: {len(missing)} shards listed in"
+                    f" {example_schema.METADATA_FILE} are missing, e.g."
+                    f" {missing[0]}")
+  return paths
+
+
+def training_batches(data_dir, batch_size, seed, start_step=0):
+  """The train split's batches from `start_step` on, for a resumable run.
+
+  Seeded, deterministic, repeated and with full batches: tf.data's seeded
+  shuffle draws the same sequence of epoch orders every time, so skipping
+  `start_step` batches gives exactly the batches an uninterrupted run would
+  see next.
+  """
+  return make_dataset(data_dir, "train", batch_size, shuffle=True,
+                      deterministic=True, repeat=True, seed=seed,
+                      drop_remainder=True).skip(start_step)
+
+
+def make_dataset(data_dir, split, batch_size, shuffle=True,
+                 deterministic=False, repeat=False, seed=None,
+                 shuffle_buffer=2048, drop_remainder=False):
+  """Batched examples of one split (see the module docstring).
+
+  Args:
+    data_dir: directory written by tools/build_dataset.py.
+    split: "train" or "test".
+    batch_size: examples per batch.
+    shuffle: shuffle shard order and examples.
+    deterministic: keep a fixed element order despite parallel reads and
+      decoding; with shuffle, also pass a seed for a reproducible order.
+    repeat: repeat forever (reshuffling every epoch).
+    seed: shuffle seed.
+    shuffle_buffer: examples in the shuffle buffer.
+    drop_remainder: drop a last, smaller batch (static batch size).
+
+  Returns:
+    tf.data.Dataset of dicts: `image` float32 [B, S, S, 1] in [0, 1],
+    `sphere` float32 [B, n, n, 1], `rotation` float32 [B, 3, 3], `label`
+    int32 [B] (index into the metadata's `categories`), `category` and
+    `instance` string [B], `dof` int32 [B].
+  """
+  if batch_size < 1:
+    raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+  metadata = read_metadata(data_dir)
+  paths = shard_paths(data_dir, split, metadata)
+  image_size, sphere_size = metadata["image_size"], metadata["sphere_size"]
+  files = tf.data.Dataset.from_tensor_slices(paths)
+  if shuffle:
+    files = files.shuffle(len(paths), seed=seed)
+  examples = files.interleave(
+      tf.data.TFRecordDataset, cycle_length=min(len(paths), _CYCLE_LENGTH),
+      num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+  if shuffle:
+    examples = examples.shuffle(shuffle_buffer, seed=seed)
+  if repeat:
+    examples = examples.repeat()
+  batches = examples.batch(batch_size, drop_remainder=drop_remainder)
+  batches = batches.map(
+      lambda serialized: example_schema.decode_batch(serialized, image_size,
+                                                     sphere_size),
+      num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+  return batches.prefetch(tf.data.AUTOTUNE)

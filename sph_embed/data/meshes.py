@@ -1,0 +1,123 @@
+"""Loading, normalising, scaling and rotating triangle meshes (trimesh).
+
+`load_mesh` reads any format trimesh reads (ModelNet .off, including the
+malformed header where `OFF` and the counts share line 1; ShapeNet .obj whose
+.mtl and textures are missing; scenes, merged into one mesh) and checks the
+result, raising `MeshError` naming the file and the problem.
+
+`normalize_mesh` centres a mesh on the centre of its bounding box and scales
+it so that its farthest vertex lies on the unit sphere: the ray caster
+(sph_embed.data.raycast) casts rays from that sphere, and the renderer
+(sph_embed.data.render) frames exactly that ball.  The bounding-box centre is used
+because it is cheap and robust to uneven tessellation (a vertex centroid is
+pulled toward densely meshed parts).  Normalise in the canonical frame,
+before rotating: the bounding box of a rotated mesh has a different centre.
+"""
+
+import logging
+import os
+
+import numpy as np
+import trimesh
+
+from sph_embed.sphere import rotations
+
+
+class MeshError(ValueError):
+  """A mesh file cannot be read or does not hold a usable triangle mesh."""
+
+
+def load_mesh(path):
+  """Reads a triangle mesh file; scenes are merged into one mesh.
+
+  Args:
+    path: file name (str or os.PathLike); the format is taken from the
+      extension.
+
+  Returns:
+    trimesh.Trimesh with only the vertices its faces reference.
+
+  Raises:
+    MeshError: the file is missing, empty, unreadable, not a triangle mesh,
+      has no faces, or has non-finite vertex coordinates.
+  """
+  path = os.fspath(path)
+  if not os.path.isfile(path):
+    raise MeshError(f"{path}: no such file")
+  if os.path.getsize(path) == 0:
+    raise MeshError(f"{path}: empty file")
+  # trimesh logs a warning for every missing ShapeNet .mtl/texture; the
+  # geometry is all we need, so keep the build log readable.
+  trimesh_logger = logging.getLogger("trimesh")
+  level = trimesh_logger.level
+  trimesh_logger.setLevel(logging.ERROR)
+  try:
+    # process=False keeps NaN vertices visible (processing would drop them).
+    loaded = trimesh.load(path, force="mesh", process=False)
+  except Exception as e:  # trimesh raises many types for malformed files.
+    raise MeshError(f"{path}: cannot read mesh ({type(e).__name__}: {e})"
+                   ) from e
+  finally:
+    trimesh_logger.setLevel(level)
+  if not isinstance(loaded, trimesh.Trimesh):
+    raise MeshError(f"{path}: not a triangle mesh (got"
+                    f" {type(loaded).__name__})")
+  if len(loaded.faces) == 0:
+    raise MeshError(f"{path}: mesh has no faces ({len(loaded.vertices)}"
+                    " vertices)")
+  bad = ~np.isfinite(loaded.vertices).all(axis=1)
+  if bad.any():
+    raise MeshError(f"{path}: {bad.sum()} of {len(bad)} vertices have NaN or"
+                    " infinite coordinates")
+  # Unreferenced vertices (common in ModelNet) would distort the bounding box.
+  loaded.remove_unreferenced_vertices()
+  loaded.merge_vertices()
+  return loaded
+
+
+def normalize_mesh(mesh):
+  """Copy of `mesh` centred on its bounding-box centre, max radius 1.
+
+  Raises:
+    MeshError: the mesh is degenerate (all vertices at one point).
+  """
+  out = mesh.copy()
+  out.apply_translation(-out.bounds.mean(axis=0))
+  radius = np.linalg.norm(out.vertices, axis=1).max()
+  if not radius > 0:
+    raise MeshError("cannot normalise a mesh whose vertices all coincide")
+  out.apply_scale(1.0 / radius)
+  return out
+
+
+def random_anisotropic_scale(mesh, rng, low, high):
+  """Copy of `mesh` with each axis scaled by a factor uniform in [low, high].
+
+  The result is not re-normalised: call `normalize_mesh` afterwards to bring
+  it back into the unit ball.
+
+  Args:
+    mesh: trimesh.Trimesh.
+    rng: np.random.Generator (or a seed for np.random.default_rng).
+    low, high: range of the per-axis factors, 0 < low <= high.
+  """
+  if not 0 < low <= high:
+    raise ValueError(f"anisotropic scale range must satisfy 0 < low <= high,"
+                     f" got [{low}, {high}]")
+  factors = np.random.default_rng(rng).uniform(low, high, size=3)
+  out = mesh.copy()
+  out.apply_transform(np.diag(np.append(factors, 1.0)))
+  return out
+
+
+def rotate_mesh(mesh, rotation):
+  """Copy of `mesh` with every vertex v mapped to R v (DESIGN §1)."""
+  rotation = rotations.validate_rotations(rotation, "rotate_mesh rotation")
+  if rotation.shape != (3, 3):
+    raise ValueError(f"rotate_mesh: expected one 3 x 3 rotation, got shape"
+                     f" {rotation.shape}")
+  transform = np.eye(4)
+  transform[:3, :3] = rotation
+  out = mesh.copy()
+  out.apply_transform(transform)
+  return out

@@ -1,0 +1,194 @@
+"""Mesh sources for the dataset builder: which instances, categories, splits.
+
+Four kinds of source, each listing `Instance`s (nothing is loaded here):
+* synthetic: sph_embed.data.synthetic shapes; train instances have seeds
+  0 .. n-1 and test instances seeds from `TEST_SEED_START` on, so test shapes
+  are never seen in training.
+* ModelNet40-style tree: root/<category>/<train|test>/*.off; the split is
+  the folder's.
+* ShapeNet-style tree: root/<synset>/<model_id>/model.obj (ShapeNetCore v1)
+  or root/<synset>/<model_id>/models/model_normalized.obj (v2); categories
+  are named from the synset id (`SHAPENET_SYNSETS`, else the id itself).
+* a list file: one mesh path per line, optionally followed by its category
+  (default: the name of the file's folder); relative paths are relative to
+  the list file; blank lines and lines starting with '#' are ignored.
+ShapeNet and list sources have no split of their own: an instance is put in
+the test split when a hash of its name falls below `test_fraction`, which
+keeps the split stable when instances are added or removed.
+
+The category order of a source (its class labels) is the order given by the
+caller if any, else sorted names (synthetic: sph_embed.data.synthetic.CATEGORIES).
+"""
+
+import dataclasses
+import glob
+import hashlib
+import os
+import re
+
+from sph_embed.data import meshes
+from sph_embed.data import synthetic
+
+SPLITS = ("train", "test")
+TEST_SEED_START = 1_000_000
+SHAPENET_SYNSETS = {
+    "02691156": "airplane", "02818832": "bed", "02828884": "bench",
+    "02876657": "bottle", "02933112": "cabinet", "02958343": "car",
+    "03001627": "chair", "03211117": "monitor", "03467517": "guitar",
+    "03636649": "lamp", "03691459": "loudspeaker", "03797390": "mug",
+    "04090263": "rifle", "04256520": "sofa", "04379243": "table",
+    "04401088": "telephone", "04530566": "watercraft",
+}
+_SHAPENET_MODEL_FILES = ("model.obj", os.path.join("models",
+                                                   "model_normalized.obj"))
+
+
+class SourceError(ValueError):
+  """A source is empty, malformed or does not have the requested categories."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Instance:
+  """One object: a mesh file, or a synthetic (category, seed)."""
+  category: str
+  name: str  # Unique within a source.
+  split: str
+  path: str | None = None
+  seed: int | None = None
+
+  def describe(self):
+    """How error messages name this instance."""
+    if self.path is not None:
+      return self.path
+    return f"synthetic {self.category} seed {self.seed}"
+
+  def load(self):
+    """The mesh, in its file's (or the canonical) frame, not normalised."""
+    if self.path is not None:
+      return meshes.load_mesh(self.path)
+    return synthetic.make_instance(self.category, self.seed)
+
+
+def _select(found, categories, what):
+  """Orders `found` category names as `categories` (if given) or sorted."""
+  if not found:
+    raise SourceError(f"{what}: no categories found")
+  if not categories:
+    return sorted(found)
+  missing = [c for c in categories if c not in found]
+  if missing:
+    raise SourceError(f"{what}: unknown categories {missing}; found:"
+                      f" {sorted(found)}")
+  return list(categories)
+
+
+def _in_test_split(name, test_fraction):
+  digest = hashlib.sha256(name.encode("utf-8")).digest()
+  return int.from_bytes(digest[:8], "little") / 2.0**64 < test_fraction
+
+
+def _check_nonempty(instances, what):
+  if not instances:
+    raise SourceError(f"{what}: no mesh instances found")
+  return instances
+
+
+def synthetic_instances(categories, train_per_category, test_per_category):
+  """(categories, instances) of the synthetic source."""
+  categories = _select(set(synthetic.CATEGORIES),
+                       categories or synthetic.CATEGORIES, "synthetic source")
+  instances = []
+  for category in categories:
+    for split, start, count in (("train", 0, train_per_category),
+                                ("test", TEST_SEED_START, test_per_category)):
+      for seed in range(start, start + count):
+        instances.append(Instance(category, f"{category}_{seed:07d}", split,
+                                  seed=seed))
+  return categories, _check_nonempty(instances, "synthetic source")
+
+
+def modelnet_instances(root, categories=None):
+  """(categories, instances) of a ModelNet40-style tree."""
+  if not os.path.isdir(root):
+    raise SourceError(f"ModelNet root {root}: not a directory")
+  found = {}
+  for entry in sorted(os.listdir(root)):
+    folder = os.path.join(root, entry)
+    if not os.path.isdir(folder):
+      continue  # E.g. a README next to the category folders.
+    splits = [s for s in SPLITS if os.path.isdir(os.path.join(folder, s))]
+    if not splits:
+      raise SourceError(f"{folder}: not a ModelNet category folder (expected"
+                        " train/ and/or test/ subfolders)")
+    found[entry] = splits
+  categories = _select(found, categories, f"ModelNet root {root}")
+  instances = []
+  for category in categories:
+    for split in found[category]:
+      for path in sorted(glob.glob(os.path.join(root, category, split,
+                                                "*.off"))):
+        name = os.path.splitext(os.path.basename(path))[0]
+        instances.append(Instance(category, name, split, path=path))
+  return categories, _check_nonempty(instances, f"ModelNet root {root}")
+
+
+def shapenet_instances(root, categories=None, test_fraction=0.2):
+  """(categories, instances) of a ShapeNet-style tree.
+
+  `categories` may name synsets by id or by name.
+  """
+  if not os.path.isdir(root):
+    raise SourceError(f"ShapeNet root {root}: not a directory")
+  synsets = {}
+  for entry in sorted(os.listdir(root)):
+    if not os.path.isdir(os.path.join(root, entry)):
+      continue
+    if not re.fullmatch(r"\d{8}", entry):
+      raise SourceError(f"{os.path.join(root, entry)}: not a ShapeNet synset"
+                        " folder (expected an 8-digit synset id)")
+    synsets[SHAPENET_SYNSETS.get(entry, entry)] = entry
+  wanted = [SHAPENET_SYNSETS.get(c, c) for c in categories or ()]
+  categories = _select(synsets, wanted, f"ShapeNet root {root}")
+  instances = []
+  for category in categories:
+    synset_dir = os.path.join(root, synsets[category])
+    for model_id in sorted(os.listdir(synset_dir)):
+      paths = [os.path.join(synset_dir, model_id, f)
+               for f in _SHAPENET_MODEL_FILES]
+      path = next((p for p in paths if os.path.isfile(p)), None)
+      if path is None:
+        continue  # Not a model folder (e.g. a stray file).
+      split = "test" if _in_test_split(model_id, test_fraction) else "train"
+      instances.append(Instance(category, model_id, split, path=path))
+  return categories, _check_nonempty(instances, f"ShapeNet root {root}")
+
+
+def list_instances(list_file, categories=None, test_fraction=0.2):
+  """(categories, instances) of a list file (see the module docstring)."""
+  try:
+    with open(list_file, encoding="utf-8") as f:
+      lines = f.read().splitlines()
+  except OSError as e:
+    raise SourceError(f"list file {list_file}: cannot read ({e})") from e
+  base = os.path.dirname(os.path.abspath(list_file))
+  entries = []
+  for number, line in enumerate(lines, start=1):
+    fields = line.split()
+    if not fields or fields[0].startswith("#"):
+      continue
+    if len(fields) > 2:
+      raise SourceError(f"{list_file}:{number}: expected 'path [category]',"
+                        f" got {line!r}")
+    path = os.path.join(base, fields[0])
+    category = (fields[1] if len(fields) == 2 else
+                os.path.basename(os.path.dirname(path)))
+    entries.append((category, fields[0], path))
+  _check_nonempty(entries, f"list file {list_file}")
+  categories = _select({c for c, _, _ in entries}, categories,
+                       f"list file {list_file}")
+  instances = [
+      Instance(category, name,
+               "test" if _in_test_split(name, test_fraction) else "train",
+               path=path)
+      for category, name, path in entries if category in categories]
+  return categories, _check_nonempty(instances, f"list file {list_file}")

@@ -1,0 +1,104 @@
+"""The examples of one instance: random poses, rendered views, ray-cast maps.
+
+For each of `views_per_instance` poses R (uniform on SO(3) for 3DOF, a
+uniform viewing direction without roll for 2DOF; see sph_embed.sphere.rotations) an
+example holds the view of the mesh rotated by R and the ray-cast map of the
+same rotated mesh.  With anisotropic scaling on, each example's mesh is first
+scaled along its canonical axes by factors uniform in [1 - s, 1 + s] and
+normalised again (the paper's augmentation).
+
+Poses and scales depend only on the build seed and the instance, not on the
+order or process in which instances are made, so builds are reproducible and
+resumable.
+
+This module runs in the dataset builder's worker processes, which must stay
+free of TensorFlow (see sph_embed.data.render), so it must not import it.
+"""
+
+import dataclasses
+import hashlib
+
+import numpy as np
+
+from sph_embed.data import meshes
+from sph_embed.data import raycast
+from sph_embed.data import render
+from sph_embed.sphere import rotations
+from sph_embed.sphere import dh_grid
+
+
+@dataclasses.dataclass(frozen=True)
+class ViewConfig:
+  """How the examples of an instance are made."""
+  views_per_instance: int = 4
+  dof: int = 3
+  anisotropic_scale: float = 0.0  # s: factors in [1 - s, 1 + s]; 0 = off.
+  image_size: int = 64
+  sphere_size: int = 64
+  seed: int = 0
+
+  def __post_init__(self):
+    if self.views_per_instance < 1:
+      raise ValueError(f"views_per_instance must be >= 1, got"
+                       f" {self.views_per_instance}")
+    if self.dof not in (2, 3):
+      raise ValueError(f"dof must be 2 or 3, got {self.dof}")
+    if not 0 <= self.anisotropic_scale < 1:
+      raise ValueError(f"anisotropic_scale must be in [0, 1), got"
+                       f" {self.anisotropic_scale}")
+    if self.image_size < 8:
+      raise ValueError(f"image_size must be >= 8, got {self.image_size}")
+    dh_grid.validate_grid_size(self.sphere_size, "sphere_size")
+
+
+def _instance_rng(instance, seed):
+  key = f"{instance.split}/{instance.category}/{instance.name}"
+  digest = hashlib.sha256(key.encode("utf-8")).digest()
+  return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
+
+
+def make_examples(instance, config):
+  """Examples of one sources.Instance.
+
+  Returns:
+    dict of `image` uint8 [k, S, S], `sphere` float32 [k, n, n] and
+    `rotation` float32 [k, 3, 3], k = config.views_per_instance.
+
+  Raises:
+    meshes.MeshError: the mesh cannot be loaded.
+    render.RenderError: a view is empty.
+  """
+  rng = _instance_rng(instance, config.seed)
+  mesh = meshes.normalize_mesh(instance.load())
+  poses = rotations.random_rotations(config.views_per_instance, config.dof,
+                                     seed=rng)
+  if config.anisotropic_scale:
+    scaled = [meshes.normalize_mesh(meshes.random_anisotropic_scale(
+        mesh, rng, 1 - config.anisotropic_scale,
+        1 + config.anisotropic_scale)) for _ in poses]
+    images = np.stack([render.render_view(m, r, config.image_size)
+                       for m, r in zip(scaled, poses)])
+  else:
+    scaled = [mesh] * len(poses)
+    # One scene for all views of the mesh.
+    images = render.render_views(mesh, poses, config.image_size)
+  spheres = np.stack([raycast.raycast(m, config.sphere_size, r)
+                      for m, r in zip(scaled, poses)])
+  return {"image": images, "sphere": spheres,
+          "rotation": poses.astype(np.float32)}
+
+
+def make_examples_or_error(task):
+  """(examples, None), or (None, reason) if the instance is bad input.
+
+  Args:
+    task: (instance, config), one picklable argument for a process pool.
+  """
+  instance, config = task
+  try:
+    return make_examples(instance, config), None
+  except (meshes.MeshError, render.RenderError) as e:
+    message = str(e)
+    if instance.describe() not in message:
+      message = f"{instance.describe()}: {message}"
+    return None, message

@@ -1,0 +1,342 @@
+"""Training of the image embedding network against a TF-Hub teacher.
+
+As the original: for every example the teacher (a TF-Hub module run through
+`hub.KerasLayer`, frozen) maps the ray-cast map of the rotated mesh to its
+spherical feature maps (`pose` or `synthesis`), which are the targets of the
+embedding network fed the rendered view of the same rotated mesh.  Loss:
+area-weighted Huber; metric: relative error (sph_embed.embedding.losses).  Adam with
+a piecewise-constant learning rate, checkpoints with automatic resume,
+TensorBoard scalars, progress and periodic evaluation on the held-out
+split all come from sph_embed.training.loop.
+
+A model directory holds:
+  embedding_model.json  what the network is (widths, sizes, teacher output)
+                        and what it was trained from; written before the
+                        first step, checked on every resume
+  checkpoints/          model + optimizer + step (sph_embed.training.loop)
+  train/, eval/         TensorBoard scalars: loss, relative_error,
+                        learning_rate (train); loss, relative_error (eval)
+
+`restore_model(model_dir)` rebuilds the network from embedding_model.json and
+loads its newest (or a given) checkpoint.
+"""
+
+import dataclasses
+import functools
+import os
+
+from absl import logging
+import tensorflow as tf
+
+from sph_embed.data import input_pipeline
+from sph_embed.embedding import model as embedding_model
+from sph_embed.embedding import losses
+from sph_embed.teacher import export as teacher_export
+from sph_embed.training import loop as train_loop
+from sph_embed.data import view_stream
+from sph_embed.data import views
+
+MODEL_SPEC = "embedding_model.json"
+SPEC_VERSION = 1
+OUTPUT_KEYS = ("pose", "synthesis")
+VIEW_SOURCES = ("dataset", "on_the_fly")
+# Keys of the model spec that define the network: a resume must match them.
+_ARCHITECTURE_KEYS = ("embedding", "image_size", "target_size", "channels",
+                      "output_key")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """Everything a training run needs (tools/train_embedding.py's flags)."""
+  hub_module: str
+  data_dir: str
+  model_dir: str
+  output_key: str = "pose"
+  embedding: embedding_model.EmbeddingConfig = dataclasses.field(
+      default_factory=lambda: embedding_model.preset("paper"))
+  batch_size: int = 16
+  max_steps: int = 200_000
+  lr_boundaries: tuple = (80_000, 180_000)
+  lr_values: tuple = (1e-3, 2e-4, 4e-5)
+  momentum: float = 0.9
+  adam_epsilon: float = 1e-8
+  huber_delta: float = 1.0
+  views: str = "dataset"
+  anisotropic_scale: float | None = None
+  num_workers: int | None = None
+  strategy: str = "default"
+  checkpoint_every_minutes: float = 10.0
+  checkpoint_every_steps: int | None = None
+  keep_checkpoints: int = 2
+  log_every_steps: int = 100
+  eval_every_steps: int | None = 5000
+  eval_examples: int | None = None
+  seed: int = 0
+
+  def validate(self):
+    """Raises ValueError naming the bad field."""
+    if self.output_key not in OUTPUT_KEYS:
+      raise ValueError(f"output_key must be one of {OUTPUT_KEYS}, got"
+                       f" {self.output_key!r}")
+    if self.views not in VIEW_SOURCES:
+      raise ValueError(f"views must be one of {VIEW_SOURCES}, got"
+                       f" {self.views!r}")
+    for name in ("batch_size", "max_steps", "log_every_steps",
+                 "keep_checkpoints"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+    for name in ("eval_every_steps", "eval_examples", "num_workers",
+                 "checkpoint_every_steps"):
+      value = getattr(self, name)
+      if value is not None and value < 1:
+        raise ValueError(f"{name} must be >= 1 (or unset), got {value}")
+    if (self.checkpoint_every_minutes is not None and
+        not self.checkpoint_every_minutes > 0):
+      raise ValueError(f"checkpoint_every_minutes must be > 0 (or unset),"
+                       f" got {self.checkpoint_every_minutes}")
+    if not 0 <= self.momentum < 1:
+      raise ValueError(f"momentum (Adam beta_1) must be in [0, 1), got"
+                       f" {self.momentum}")
+    if not self.adam_epsilon > 0:
+      raise ValueError(f"adam_epsilon must be > 0, got {self.adam_epsilon}")
+    if not self.huber_delta > 0:
+      raise ValueError(f"huber_delta must be > 0, got {self.huber_delta}")
+    if self.anisotropic_scale is not None and self.views != "on_the_fly":
+      raise ValueError("anisotropic_scale only applies to views='on_the_fly'"
+                       " (a dataset's views were scaled when it was built:"
+                       " tools/build_dataset.py --anisotropic_scale)")
+    return self
+
+
+def load_teacher(hub_module, output_key):
+  """(hub.KerasLayer of the teacher's `output_key`, its map shape [T, T, C]).
+
+  Raises:
+    teacher_export.ModuleError naming the module and the problem.
+  """
+  layer = teacher_export.load_teacher_layer(hub_module, output_key)
+  probe = layer(tf.zeros((1,) + teacher_export.INPUT_SHAPE[1:]),
+                training=False)
+  shape = tuple(int(d) for d in probe.shape[1:])
+  if len(shape) != 3 or shape[0] != shape[1]:
+    raise teacher_export.ModuleError(
+        f"{hub_module}: output {output_key!r} has shape {list(shape)}, not"
+        " a [T, T, C] spherical map")
+  try:
+    embedding_model.num_decoder_stages(shape[0])
+  except ValueError as e:
+    raise teacher_export.ModuleError(
+        f"{hub_module}: output {output_key!r}: {e}") from None
+  return layer, shape
+
+
+def check_dataset(data_dir, teacher_grid):
+  """The dataset's metadata, checked against the teacher's input grid."""
+  metadata = input_pipeline.read_metadata(data_dir)
+  where = os.path.join(data_dir, "dataset.json")
+  if metadata["sphere_size"] != teacher_grid:
+    raise input_pipeline.DataError(
+        f"{where}: ray-cast maps are {metadata['sphere_size']} x"
+        f" {metadata['sphere_size']}, the teacher takes {teacher_grid} x"
+        f" {teacher_grid}; rebuild the dataset with --sphere_size="
+        f"{teacher_grid}")
+  try:
+    embedding_model.num_encoder_stages(metadata["image_size"])
+  except ValueError as e:
+    raise input_pipeline.DataError(f"{where}: image_size: {e}") from None
+  return metadata
+
+
+def model_spec(config, metadata, target_shape):
+  """The embedding_model.json contents of a run."""
+  return {
+      "version": SPEC_VERSION,
+      "embedding": dataclasses.asdict(config.embedding),
+      "image_size": metadata["image_size"],
+      "target_size": target_shape[0],
+      "channels": target_shape[2],
+      "output_key": config.output_key,
+      "hub_module": os.path.abspath(config.hub_module),
+      "data_dir": os.path.abspath(config.data_dir),
+      "categories": metadata["categories"],
+      "huber_delta": config.huber_delta,
+  }
+
+
+def read_model_spec(model_dir):
+  """The embedding_model.json of a model directory, checked."""
+  path = os.path.join(model_dir, MODEL_SPEC)
+  spec = train_loop.read_run_spec(
+      path, SPEC_VERSION, f"{model_dir} is not a model directory written by"
+      " tools/train_embedding.py")
+  missing = [k for k in _ARCHITECTURE_KEYS if k not in spec]
+  if missing:
+    raise ValueError(f"{path}: missing keys {missing}")
+  return spec
+
+
+def _check_resume(model_dir, spec):
+  """Writes the spec of a new run, or checks a resumed run's matches it."""
+  previous = train_loop.write_or_check_run_spec(
+      os.path.join(model_dir, MODEL_SPEC), spec, _ARCHITECTURE_KEYS)
+  if previous and previous.get("hub_module") != spec["hub_module"]:
+    logging.warning("Resuming with teacher %s (the run started with %s)",
+                    spec["hub_module"], previous.get("hub_module"))
+
+
+def build_model(spec):
+  """The embedding network a model spec describes."""
+  config = embedding_model.EmbeddingConfig(**spec["embedding"])
+  return embedding_model.build_embedding_model(
+      config, spec["target_size"], spec["channels"],
+      image_size=spec["image_size"])
+
+
+def restore_model(model_dir, checkpoint=None):
+  """(model, spec): the network of `model_dir` with trained weights.
+
+  Args:
+    model_dir: a directory written by `train`.
+    checkpoint: a checkpoint path prefix (default: the newest in
+      model_dir/checkpoints).
+  """
+  spec = read_model_spec(model_dir)
+  if checkpoint is None:
+    checkpoint = tf.train.latest_checkpoint(
+        os.path.join(model_dir, "checkpoints"))
+    if checkpoint is None:
+      raise ValueError(f"{model_dir}/checkpoints: no checkpoint")
+  model = build_model(spec)
+  status = tf.train.Checkpoint(model=model).restore(checkpoint)
+  status.expect_partial().assert_existing_objects_matched()
+  logging.info("Restored the embedding network from %s", checkpoint)
+  return model, spec
+
+
+def make_loss_fn(teacher, delta):
+  """train_loop.train's loss_fn: Huber loss, relative error per example."""
+
+  def loss_fn(model, batch):
+    targets = tf.stop_gradient(teacher(batch["sphere"], training=False))
+    predictions = model(batch["image"], training=True)
+    return (losses.area_weighted_huber(predictions, targets, delta),
+            {"relative_error": losses.relative_error(predictions, targets)})
+
+  return loss_fn
+
+
+def make_eval_fn(model, teacher, data_dir, batch_size, delta,
+                 max_examples=None):
+  """step -> {loss, relative_error} over the held-out (test) split.
+
+  The model runs in inference mode; the first `max_examples` examples of the
+  split in a fixed order are used (all when None).
+  """
+
+  @tf.function(reduce_retracing=True)
+  def compute(images, spheres):
+    targets = teacher(spheres, training=False)
+    predictions = model(images, training=False)
+    return (losses.area_weighted_huber(predictions, targets, delta),
+            losses.relative_error(predictions, targets))
+
+  def eval_fn(step):
+    del step  # The same examples every time.
+    batches = input_pipeline.make_dataset(data_dir, "test", batch_size,
+                                      shuffle=False, deterministic=True)
+    if max_examples:
+      batches = batches.unbatch().take(max_examples).batch(batch_size)
+    totals = {"loss": 0.0, "relative_error": 0.0}
+    count = 0
+    for batch in batches:
+      loss, relative = compute(batch["image"], batch["sphere"])
+      totals["loss"] += float(tf.reduce_sum(loss))
+      totals["relative_error"] += float(tf.reduce_sum(relative))
+      count += int(loss.shape[0])
+    return {name: total / count for name, total in totals.items()}
+
+  return eval_fn
+
+
+def make_dataset_fn(config, metadata):
+  """start_step -> the training batches from that step on (endless)."""
+  if config.views == "on_the_fly":
+    categories, instances = view_stream.instances_from_metadata(metadata)
+    scale = (metadata.get("anisotropic_scale", 0.0)
+             if config.anisotropic_scale is None
+             else config.anisotropic_scale)
+    stream = view_stream.ViewStream(
+        instances, categories,
+        views.ViewConfig(dof=metadata["dof"], anisotropic_scale=scale,
+                         image_size=metadata["image_size"],
+                         sphere_size=metadata["sphere_size"]),
+        config.batch_size, seed=config.seed, num_workers=config.num_workers)
+    logging.info("Views made on the fly from %d train instances,"
+                 " anisotropic scale %.3g", len(instances), scale)
+    return stream.dataset
+
+  return functools.partial(input_pipeline.training_batches, config.data_dir,
+                           config.batch_size, config.seed)
+
+
+def train(config, after_step=None):
+  """Trains (or resumes training) as `config` says.
+
+  Args:
+    config: TrainConfig.
+    after_step: optional callback(step) after each step (tests use it to
+      interrupt a run).
+
+  Returns:
+    (model, train_loop.TrainResult): the trained network and what was done.
+
+  Raises:
+    ValueError (and its subclasses teacher_export.ModuleError,
+    input_pipeline.DataError) naming the flag, file or setting at fault.
+  """
+  config.validate()
+  schedule = train_loop.learning_rate_schedule(config.lr_boundaries,
+                                             config.lr_values)
+  tf.keras.utils.set_random_seed(config.seed)
+  strategy = train_loop.make_strategy(config.strategy)
+  with strategy.scope():
+    teacher, target_shape = load_teacher(config.hub_module,
+                                         config.output_key)
+    metadata = check_dataset(config.data_dir,
+                             teacher_export.INPUT_SHAPE[1])
+    spec = model_spec(config, metadata, target_shape)
+    _check_resume(config.model_dir, spec)
+    model = build_model(spec)
+    # The legacy optimizer is TF1's AdamOptimizer (the original's; epsilon
+    # is the paper's "epsilon hat"), and its update traces in seconds where
+    # the new one XLA-compiles for ~10 s on a CPU (BUILD_NOTES.md).
+    optimizer = tf.keras.optimizers.legacy.Adam(
+        learning_rate=schedule, beta_1=config.momentum,
+        epsilon=config.adam_epsilon)
+  logging.info("Embedding network %s: %d parameters, %d x %d image -> %s"
+               " (teacher output %r); training views: %s (dataset built"
+               " with anisotropic scale %s)", config.embedding,
+               model.count_params(), metadata["image_size"],
+               metadata["image_size"], list(target_shape), config.output_key,
+               config.views, metadata.get("anisotropic_scale"))
+  result = train_loop.train(
+      strategy=strategy, model=model, optimizer=optimizer,
+      loss_fn=make_loss_fn(teacher, config.huber_delta),
+      dataset_fn=make_dataset_fn(config, metadata),
+      num_steps=config.max_steps, model_dir=config.model_dir,
+      metric_names=("relative_error",),
+      checkpoint_every_steps=config.checkpoint_every_steps,
+      checkpoint_every_minutes=config.checkpoint_every_minutes,
+      keep_checkpoints=config.keep_checkpoints,
+      log_every_steps=config.log_every_steps,
+      eval_fn=make_eval_fn(model, teacher, config.data_dir,
+                           config.batch_size, config.huber_delta,
+                           config.eval_examples),
+      eval_every_steps=config.eval_every_steps, after_step=after_step)
+  steps = result.final_step - result.start_step
+  if steps and result.seconds > 0:
+    logging.info("Trained steps %d..%d in %.0f s: %.1f images/s (including"
+                 " evaluation and checkpoints)", result.start_step,
+                 result.final_step, result.seconds,
+                 steps * config.batch_size / result.seconds)
+  return model, result

@@ -1,0 +1,135 @@
+"""Relative-pose evaluation protocols and metrics of the paper (NumPy).
+
+Protocols (DESIGN §3) over a set of views, each with a category, an
+instance id and a pose R (the object is rotated by R before rendering):
+
+- instance-based (IB): each instance's first view against up to `pairs`
+  other views of the same instance;
+- category-based (CB): each instance's first view against one random view
+  of each of up to `pairs` other instances of the same category (the
+  ground truth assumes meshes aligned within a category).
+
+A pair (i, j) asks for R_rel with R_j = R_rel R_i, i.e. R_j R_i^T.  Errors
+are geodesic angles in degrees; for symmetric classes min(err, 180 - err).
+Metrics: median error, acc@15 and acc@30 (% of pairs with error below 15 /
+30 degrees).  Cases that cannot produce a pair (an instance with one view
+under IB, a category with one instance under CB) are returned as skip
+messages, never silently dropped.
+"""
+
+import collections
+import dataclasses
+
+import numpy as np
+
+from sph_embed.sphere import rotations as rotations_lib
+
+PROTOCOLS = ("ib", "cb")
+THRESHOLDS = (15.0, 30.0)
+
+
+def _instances_in_order(category, instance):
+  """{(category, instance): [view indices]} in order of first appearance."""
+  groups = collections.OrderedDict()
+  for index, key in enumerate(zip(category, instance)):
+    groups.setdefault(key, []).append(index)
+  return groups
+
+
+def make_pairs(category, instance, protocol, pairs=3, seed=0):
+  """Index pairs (first view, second view) of a protocol.
+
+  Args:
+    category: [N] category names.
+    instance: [N] instance ids (unique within a category).
+    protocol: "ib" or "cb".
+    pairs: maximum number of pairs per instance.
+    seed: seed of the random choices.
+
+  Returns:
+    (int array [P, 2], list of skip messages).
+  """
+  if protocol not in PROTOCOLS:
+    raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+  if pairs < 1:
+    raise ValueError(f"pairs must be >= 1, got {pairs}")
+  rng = np.random.default_rng(seed)
+  groups = _instances_in_order(category, instance)
+  out, skipped = [], []
+  if protocol == "ib":
+    for (cat, inst), views in groups.items():
+      if len(views) < 2:
+        skipped.append(f"IB: instance {str(inst)!r} ({cat}) has 1 view:"
+                       f" no pair")
+        continue
+      others = rng.permutation(views[1:])[:pairs]
+      out.extend((views[0], int(j)) for j in others)
+  else:
+    by_category = collections.OrderedDict()
+    for (cat, inst), views in groups.items():
+      by_category.setdefault(cat, []).append(views)
+    for cat, instances in by_category.items():
+      if len(instances) < 2:
+        skipped.append(f"CB: category {str(cat)!r} has 1 instance:"
+                       f" no pair")
+        continue
+      if len(instances) - 1 < pairs:
+        skipped.append(f"CB: category {str(cat)!r} has {len(instances)}"
+                       f" instances: {len(instances) - 1} pair(s) per"
+                       f" instance instead of {pairs}")
+      for a, views in enumerate(instances):
+        candidates = [b for b in range(len(instances)) if b != a]
+        for b in rng.permutation(candidates)[:pairs]:
+          out.append((views[0], int(rng.choice(instances[b]))))
+  return np.array(out, dtype=np.int64).reshape(-1, 2), skipped
+
+
+def true_relative_rotations(rotations, pairs):
+  """R_j R_i^T for index pairs [P, 2]: [P, 3, 3]."""
+  rotations = np.asarray(rotations, dtype=np.float64)
+  return rotations_lib.relative_rotation(rotations[pairs[:, 0]],
+                                         rotations[pairs[:, 1]])
+
+
+def pose_errors(estimated, truth, symmetric=False):
+  """Geodesic errors in degrees; min(err, 180 - err) if symmetric."""
+  errors = rotations_lib.geodesic_degrees(estimated, truth)
+  return np.minimum(errors, 180.0 - errors) if symmetric else errors
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+  """One row of the evaluation table."""
+  name: str
+  pairs: int
+  median: float
+  accuracy: tuple  # % of pairs below each of THRESHOLDS
+
+
+def summarize(categories, errors):
+  """Per-category rows (sorted by name) and an "overall" row."""
+  categories = np.asarray(categories)
+  errors = np.asarray(errors, dtype=np.float64)
+
+  def row(name, values):
+    return Summary(name, int(values.size), float(np.median(values)),
+                   tuple(float(100.0 * np.mean(values < t))
+                         for t in THRESHOLDS))
+
+  rows = [row(str(c), errors[categories == c])
+          for c in sorted(set(categories.tolist()))]
+  if errors.size:
+    rows.append(row("overall", errors))
+  return rows
+
+
+def format_table(rows):
+  """The paper-style table as text."""
+  width = max([len("category")] + [len(r.name) for r in rows])
+  header = (f"{'category':<{width}}  {'pairs':>6}  {'median err (deg)':>16}"
+            + "".join(f"  {f'acc@{t:g} (%)':>11}" for t in THRESHOLDS))
+  lines = [header, "-" * len(header)]
+  for r in rows:
+    lines.append(f"{r.name:<{width}}  {r.pairs:>6d}  {r.median:>16.2f}"
+                 + "".join(f"  {a:>11.1f}" for a in r.accuracy))
+  return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""The spherical CNN teacher: model, training, evaluation, TF-Hub export."""

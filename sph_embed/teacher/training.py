@@ -1,0 +1,284 @@
+"""Training and evaluation of the spherical CNN teacher (or its control).
+
+The teacher learns to classify ray-cast maps (`sphere` of the dataset built
+by tools/build_dataset.py) with cross-entropy, Adam and a piecewise-constant
+learning rate, in the custom loop of sph_embed.training.loop (checkpoints,
+automatic resume, TensorBoard scalars, progress log).  It is evaluated on
+the test split: held-out instances, each in the dataset's random poses
+(uniform on SO(3) for a 3DOF build).
+
+Files in the model directory, besides those of sph_embed.training.loop:
+  teacher_spec.json  architecture, widths, categories, dataset: a run is
+                     resumed only with the same spec, and the exporter and
+                     evaluator rebuild the model from it;
+  results.json       test accuracy (overall, per category), steps, training
+                     wall time summed over runs, the commands of each run.
+
+Augmentation (random anisotropic scaling, as the paper) happens when the
+dataset is built (tools/build_dataset.py --anisotropic_scale=s): each
+example's mesh is scaled along its axes by factors uniform in [1-s, 1+s]
+and re-normalised before being rotated and ray-cast, so every view of an
+instance sees a different scaling.
+"""
+
+import dataclasses
+import json
+import os
+import time
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from sph_embed.data import input_pipeline
+from sph_embed.data import dataset
+from sph_embed.teacher import model as teacher_model
+from sph_embed.training import loop as train_loop
+
+ARCHITECTURES = ("spherical", "planar")
+SPEC_FILE = "teacher_spec.json"
+RESULTS_FILE = "results.json"
+SPEC_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """Everything a training run needs (tools/train_teacher.py's flags)."""
+  data_dir: str
+  model_dir: str
+  architecture: str = "spherical"
+  network: teacher_model.TeacherConfig = teacher_model.TeacherConfig()
+  batch_size: int = 16
+  epochs: int = 15
+  max_steps: int | None = None  # Overrides epochs when set.
+  lr_boundaries: tuple = ()
+  lr_values: tuple = (1e-3,)
+  strategy: str = "default"
+  seed: int = 0
+  checkpoint_every_steps: int | None = None
+  checkpoint_every_minutes: float | None = 5.0
+  keep_checkpoints: int = 3
+  log_every_steps: int = 100
+  eval_every_steps: int | None = None
+  command: str = ""
+
+  def validate(self):
+    if self.architecture not in ARCHITECTURES:
+      raise ValueError(f"architecture must be one of {ARCHITECTURES}, got"
+                       f" {self.architecture!r}")
+    if self.batch_size < 1:
+      raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+    if self.epochs < 1:
+      raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+    if self.max_steps is not None and self.max_steps < 1:
+      raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+    self.network.validate()
+    train_loop.learning_rate_schedule(self.lr_boundaries, self.lr_values)
+    return self
+
+
+def build_model(architecture, config, num_classes):
+  """The teacher ('spherical') or its planar control ('planar')."""
+  if architecture == "spherical":
+    return teacher_model.build_teacher(config, num_classes)
+  if architecture == "planar":
+    return teacher_model.build_planar_control(config, num_classes)
+  raise ValueError(f"architecture must be one of {ARCHITECTURES}, got"
+                   f" {architecture!r}")
+
+
+def check_dataset(data_dir):
+  """The dataset's metadata, checked to fit the teacher's input grid."""
+  metadata = input_pipeline.read_metadata(data_dir)
+  if metadata["sphere_size"] != teacher_model.GRID_SIZE:
+    raise input_pipeline.DataError(
+        f"{os.path.join(data_dir, input_pipeline.example_schema.METADATA_FILE)}:"
+        f" ray-cast maps are {metadata['sphere_size']} x"
+        f" {metadata['sphere_size']}, the teacher takes {teacher_model.GRID_SIZE} x"
+        f" {teacher_model.GRID_SIZE}; rebuild with --sphere_size={teacher_model.GRID_SIZE}")
+  return metadata
+
+
+def model_spec(architecture, config, metadata, data_dir):
+  """The teacher_spec.json contents of a run."""
+  return {
+      "version": SPEC_VERSION,
+      "architecture": architecture,
+      "teacher": dataclasses.asdict(config),
+      "categories": list(metadata["categories"]),
+      "data_dir": os.path.abspath(data_dir),
+      "dataset_fingerprint": metadata.get("fingerprint"),
+  }
+
+
+def read_spec(model_dir):
+  """teacher_spec.json of `model_dir`, with the TeacherConfig rebuilt."""
+  path = os.path.join(model_dir, SPEC_FILE)
+  spec = train_loop.read_run_spec(
+      path, SPEC_VERSION, f"{model_dir} holds no teacher run (train one with"
+      " tools/train_teacher.py)")
+  try:
+    config = teacher_model.TeacherConfig.from_dict(spec["teacher"])
+  except (TypeError, ValueError) as e:
+    raise ValueError(f"{path}: bad teacher config ({e})") from e
+  return spec, config
+
+
+def restore_model(model_dir):
+  """(model, spec): the model of `model_dir` with its newest checkpoint."""
+  spec, config = read_spec(model_dir)
+  model = build_model(spec["architecture"], config, len(spec["categories"]))
+  checkpoints = os.path.join(model_dir, "checkpoints")
+  latest = tf.train.latest_checkpoint(checkpoints)
+  if latest is None:
+    raise ValueError(f"{checkpoints}: no checkpoint to restore")
+  tf.train.Checkpoint(model=model).restore(latest).expect_partial()
+  logging.info("Restored %s from %s", spec["architecture"], latest)
+  return model, spec
+
+
+def _loss_fn(model, batch):
+  logits = model(batch["sphere"], training=True)["logits"]
+  loss = tf.keras.losses.sparse_categorical_crossentropy(
+      batch["label"], logits, from_logits=True)
+  correct = tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32),
+                             batch["label"]), tf.float32)
+  return loss, {"accuracy": correct}
+
+
+def _training_batches(batch):
+  return {"sphere": batch["sphere"], "label": batch["label"]}
+
+
+def evaluate(model, data_dir, split="test", batch_size=64, categories=None):
+  """Classification accuracy of `model` on a split.
+
+  Returns:
+    dict: `accuracy`, `examples`, `per_category` {name: accuracy},
+    `confusion` [true][predicted] counts.
+  """
+  metadata = input_pipeline.read_metadata(data_dir)
+  categories = categories or metadata["categories"]
+  confusion = np.zeros((len(categories), len(categories)), np.int64)
+
+  @tf.function
+  def predict(spheres):
+    return tf.argmax(model(spheres, training=False)["logits"], axis=-1,
+                     output_type=tf.int32)
+
+  for batch in input_pipeline.make_dataset(data_dir, split, batch_size,
+                                       shuffle=False):
+    predicted = predict(batch["sphere"]).numpy()
+    np.add.at(confusion, (batch["label"].numpy(), predicted), 1)
+  examples = int(confusion.sum())
+  per_category = {
+      name: float(confusion[i, i] / confusion[i].sum())
+      for i, name in enumerate(categories) if confusion[i].sum()}
+  return {"accuracy": float(np.trace(confusion) / max(1, examples)),
+          "examples": examples, "per_category": per_category,
+          "confusion": confusion.tolist()}
+
+
+def _update_results(model_dir, config, result, evaluation, metadata):
+  path = os.path.join(model_dir, RESULTS_FILE)
+  previous = {}
+  if os.path.isfile(path):
+    with open(path, encoding="utf-8") as f:
+      previous = json.load(f)
+  runs = previous.get("runs", []) + [{
+      "command": config.command, "start_step": result.start_step,
+      "final_step": result.final_step,
+      "seconds": round(result.seconds, 1),
+      "finished": time.strftime("%Y-%m-%d %H:%M:%S")}]
+  results = {
+      "architecture": config.architecture,
+      "test_accuracy": evaluation["accuracy"],
+      "test_examples": evaluation["examples"],
+      "per_category_accuracy": evaluation["per_category"],
+      "confusion": evaluation["confusion"],
+      "steps": result.final_step,
+      "train_seconds": round(sum(r["seconds"] for r in runs), 1),
+      "batch_size": config.batch_size,
+      "lr_boundaries": list(config.lr_boundaries),
+      "lr_values": list(config.lr_values),
+      "dataset": {k: metadata.get(k) for k in (
+          "source", "views_per_instance", "dof", "anisotropic_scale",
+          "command_line", "fingerprint")},
+      "dataset_examples": {s: i["examples"]
+                           for s, i in metadata["splits"].items()},
+      "runs": runs,
+  }
+  dataset.write_json_atomic(path, results)
+  return results
+
+
+def steps_for(config, metadata):
+  """Total steps: max_steps, or epochs over the train split."""
+  if config.max_steps is not None:
+    return config.max_steps
+  examples = metadata["splits"]["train"]["examples"]
+  return config.epochs * max(1, examples // config.batch_size)
+
+
+def train(config, after_step=None):
+  """Trains (or resumes) as `config` says, then evaluates on the test split.
+
+  Args:
+    config: TrainConfig.
+    after_step: optional callback(step) after each step (tests use it to
+      interrupt a run).
+
+  Returns:
+    (model, train_loop.TrainResult, results dict as in results.json).
+  """
+  config.validate()
+  metadata = check_dataset(config.data_dir)
+  if "test" not in metadata["splits"]:
+    raise input_pipeline.DataError(f"{config.data_dir}: no test split to"
+                               " evaluate on")
+  schedule = train_loop.learning_rate_schedule(config.lr_boundaries,
+                                             config.lr_values)
+  tf.keras.utils.set_random_seed(config.seed)
+  strategy = train_loop.make_strategy(config.strategy)
+  spec = model_spec(config.architecture, config.network, metadata,
+                    config.data_dir)
+  train_loop.write_or_check_run_spec(
+      os.path.join(config.model_dir, SPEC_FILE), spec,
+      ("architecture", "teacher", "categories"))
+  with strategy.scope():
+    model = build_model(config.architecture, config.network,
+                        len(metadata["categories"]))
+    optimizer = tf.keras.optimizers.Adam(learning_rate=schedule)
+  num_steps = steps_for(config, metadata)
+  logging.info("%s: %d parameters, %d steps of batch %d (%d train examples)",
+               model.name, model.count_params(), num_steps,
+               config.batch_size, metadata["splits"]["train"]["examples"])
+
+  def dataset_fn(start_step):
+    return input_pipeline.training_batches(
+        config.data_dir, config.batch_size, config.seed,
+        start_step).map(_training_batches)
+
+  evaluations = {}
+
+  def eval_fn(step):
+    evaluations[step] = evaluate(model, config.data_dir)
+    return {"accuracy": evaluations[step]["accuracy"]}
+
+  result = train_loop.train(
+      strategy=strategy, model=model, optimizer=optimizer, loss_fn=_loss_fn,
+      dataset_fn=dataset_fn, num_steps=num_steps,
+      model_dir=config.model_dir, metric_names=("accuracy",),
+      checkpoint_every_steps=config.checkpoint_every_steps,
+      checkpoint_every_minutes=config.checkpoint_every_minutes,
+      keep_checkpoints=config.keep_checkpoints,
+      log_every_steps=config.log_every_steps,
+      eval_fn=eval_fn if config.eval_every_steps else None,
+      eval_every_steps=config.eval_every_steps, after_step=after_step)
+  evaluation = (evaluations.get(result.final_step) or
+                evaluate(model, config.data_dir))
+  logging.info("Test accuracy (held-out instances, random poses): %.4f on"
+               " %d examples", evaluation["accuracy"], evaluation["examples"])
+  results = _update_results(config.model_dir, config, result, evaluation,
+                            metadata)
+  return model, result, results

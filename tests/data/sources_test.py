@@ -1,0 +1,150 @@
+"""Tests for sph_embed.data.sources (instance listings of the four source kinds)."""
+
+import os
+
+import tensorflow as tf
+
+from sph_embed.data import sources
+from sph_embed.data import synthetic
+from tests import mesh_test_util
+
+
+def _link(source, *destination):
+  """Symlinks a shared mesh into a test tree (the file is never copied)."""
+  path = os.path.join(*destination)
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  os.symlink(source, path)
+  return path
+
+
+class SyntheticSourceTest(tf.test.TestCase):
+
+  def test_test_instances_are_held_out(self):
+    categories, instances = sources.synthetic_instances(["car", "bed"], 3, 2)
+    self.assertEqual(categories, ["car", "bed"])
+    train = {(i.category, i.seed) for i in instances if i.split == "train"}
+    test = {(i.category, i.seed) for i in instances if i.split == "test"}
+    self.assertLen(train, 6)
+    self.assertLen(test, 4)
+    self.assertEmpty({s for _, s in train} & {s for _, s in test})
+    self.assertLen({i.name for i in instances}, 10)
+
+  def test_default_categories_in_module_order(self):
+    categories, _ = sources.synthetic_instances(None, 1, 0)
+    self.assertEqual(tuple(categories), synthetic.CATEGORIES)
+
+  def test_errors(self):
+    with self.assertRaisesRegex(sources.SourceError, "unknown categories"):
+      sources.synthetic_instances(["car", "spaceship"], 1, 1)
+    with self.assertRaisesRegex(sources.SourceError, "no mesh instances"):
+      sources.synthetic_instances(["car"], 0, 0)
+
+
+class ModelNetSourceTest(tf.test.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.root = mesh_test_util.temp_dir(self)
+    for name, split in (("bed_0001", "train"), ("chair_0890", "train"),
+                        ("stool_0002", "test")):
+      shared = mesh_test_util.shared_mesh(
+          os.path.join("modelnet40", name + ".off"))
+      _link(shared, self.root, name.split("_")[0], split, name + ".off")
+
+  def test_categories_and_splits_from_folders(self):
+    categories, instances = sources.modelnet_instances(self.root)
+    self.assertEqual(categories, ["bed", "chair", "stool"])
+    self.assertEqual(
+        sorted((i.category, i.name, i.split) for i in instances),
+        [("bed", "bed_0001", "train"), ("chair", "chair_0890", "train"),
+         ("stool", "stool_0002", "test")])
+    self.assertLen(instances[0].load().faces, 1807)
+
+  def test_selected_categories_keep_their_order(self):
+    categories, instances = sources.modelnet_instances(self.root,
+                                                       ["chair", "bed"])
+    self.assertEqual(categories, ["chair", "bed"])
+    self.assertLen(instances, 2)
+
+  def test_errors(self):
+    with self.assertRaisesRegex(sources.SourceError,
+                                r"unknown categories \['sofa'\]"):
+      sources.modelnet_instances(self.root, ["sofa"])
+    os.makedirs(os.path.join(self.root, "misc", "meshes"))
+    with self.assertRaisesRegex(sources.SourceError,
+                                "misc: not a ModelNet category folder"):
+      sources.modelnet_instances(self.root)
+    with self.assertRaisesRegex(sources.SourceError, "not a directory"):
+      sources.modelnet_instances(os.path.join(self.root, "absent"))
+
+  def test_empty_tree(self):
+    empty = mesh_test_util.temp_dir(self)
+    with self.assertRaisesRegex(sources.SourceError, "no categories"):
+      sources.modelnet_instances(empty)
+    os.makedirs(os.path.join(empty, "bed", "train"))
+    with self.assertRaisesRegex(sources.SourceError, "no mesh instances"):
+      sources.modelnet_instances(empty)
+
+
+class ShapeNetSourceTest(tf.test.TestCase):
+
+  def test_v1_and_v2_layouts(self):
+    shared = mesh_test_util.shared_mesh(mesh_test_util.SHAPENET_SAMPLE)
+    root = mesh_test_util.temp_dir(self)
+    _link(shared, root, "03001627", "21bfb150", "model.obj")
+    _link(shared, root, "03001627", "aaaa0000", "models",
+          "model_normalized.obj")
+    _link(shared, root, "99999999", "bbbb1111", "model.obj")
+    categories, instances = sources.shapenet_instances(root)
+    self.assertEqual(categories, ["99999999", "chair"])
+    self.assertEqual(sorted(i.name for i in instances),
+                     ["21bfb150", "aaaa0000", "bbbb1111"])
+    self.assertGreater(len(instances[-1].load().faces), 1000)
+    categories, instances = sources.shapenet_instances(root, ["03001627"])
+    self.assertEqual(categories, ["chair"])
+    self.assertLen(instances, 2)
+    # Split by a hash of the model id: all train at 0, all test at 1.
+    _, instances = sources.shapenet_instances(root, test_fraction=0.0)
+    self.assertEqual({i.split for i in instances}, {"train"})
+    _, instances = sources.shapenet_instances(root, test_fraction=1.0)
+    self.assertEqual({i.split for i in instances}, {"test"})
+
+  def test_non_synset_folder(self):
+    root = mesh_test_util.temp_dir(self)
+    os.makedirs(os.path.join(root, "chairs"))
+    with self.assertRaisesRegex(sources.SourceError,
+                                "chairs: not a ShapeNet synset folder"):
+      sources.shapenet_instances(root)
+
+
+class ListSourceTest(tf.test.TestCase):
+
+  def test_list_file(self):
+    directory = mesh_test_util.temp_dir(self)
+    os.makedirs(os.path.join(directory, "cars"))
+    list_file = mesh_test_util.write_file(
+        directory, "meshes.txt",
+        "# comment\n\nchair.off chair\ncars/a.off\n/abs/b.off car\n")
+    categories, instances = sources.list_instances(list_file,
+                                                   test_fraction=0.0)
+    self.assertEqual(categories, ["car", "cars", "chair"])
+    self.assertEqual(
+        [(i.category, i.name, i.path) for i in instances],
+        [("chair", "chair.off", os.path.join(directory, "chair.off")),
+         ("cars", "cars/a.off", os.path.join(directory, "cars", "a.off")),
+         ("car", "/abs/b.off", "/abs/b.off")])
+
+  def test_errors(self):
+    directory = mesh_test_util.temp_dir(self)
+    bad = mesh_test_util.write_file(directory, "bad.txt", "a.off car extra\n")
+    with self.assertRaisesRegex(sources.SourceError, "bad.txt:1: expected"):
+      sources.list_instances(bad)
+    empty = mesh_test_util.write_file(directory, "empty.txt", "# nothing\n")
+    with self.assertRaisesRegex(sources.SourceError, "no mesh instances"):
+      sources.list_instances(empty)
+    with self.assertRaisesRegex(sources.SourceError, "cannot read"):
+      sources.list_instances(os.path.join(directory, "absent.txt"))
+
+
+if __name__ == "__main__":
+  tf.test.main()

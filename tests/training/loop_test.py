@@ -1,0 +1,244 @@
+"""Tests for the shared training utilities: schedule, checkpoints, resume."""
+
+import glob
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+from absl.testing import parameterized
+
+from sph_embed.training import loop as train_loop
+
+
+class _Interrupted(Exception):
+  pass
+
+
+def _dataset(start_step, seed=3):
+  """A deterministic, repeated, shuffled dataset of regression batches."""
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(40, 5)).astype(np.float32)
+  y = (x @ rng.normal(size=(5, 1))).astype(np.float32)
+  data = tf.data.Dataset.from_tensor_slices({"x": x, "y": y})
+  data = data.shuffle(40, seed=seed).repeat().batch(8, drop_remainder=True)
+  return data.skip(start_step)
+
+
+def _loss_fn(model, batch):
+  error = model(batch["x"])[:, 0] - batch["y"][:, 0]
+  return error**2, {"abs_error": tf.abs(error)}
+
+
+def _model_and_optimizer(strategy):
+  with strategy.scope():
+    tf.keras.utils.set_random_seed(7)
+    model = tf.keras.Sequential([tf.keras.Input((5,)),
+                                 tf.keras.layers.Dense(4, activation="relu"),
+                                 tf.keras.layers.Dense(1)])
+    optimizer = tf.keras.optimizers.Adam(
+        train_loop.learning_rate_schedule([3], [0.05, 0.01]))
+  return model, optimizer
+
+
+def _run(model_dir, num_steps, after_step=None, every_steps=2):
+  strategy = train_loop.make_strategy("default")
+  model, optimizer = _model_and_optimizer(strategy)
+  result = train_loop.train(
+      strategy=strategy, model=model, optimizer=optimizer, loss_fn=_loss_fn,
+      dataset_fn=_dataset, num_steps=num_steps, model_dir=model_dir,
+      metric_names=("abs_error",), checkpoint_every_steps=every_steps,
+      checkpoint_every_minutes=None, log_every_steps=2, after_step=after_step)
+  return model, optimizer, result
+
+
+class LearningRateScheduleTest(tf.test.TestCase, parameterized.TestCase):
+
+  def test_piecewise_values(self):
+    schedule = train_loop.learning_rate_schedule([5, 8], [1e-3, 2e-4, 4e-5])
+    self.assertAllClose([schedule(s) for s in (0, 5, 6, 8, 9, 100)],
+                        [1e-3, 1e-3, 2e-4, 2e-4, 4e-5, 4e-5])
+    self.assertEqual(train_loop.learning_rate_schedule([], [0.1]), 0.1)
+
+  @parameterized.parameters(
+      ([5, 8], [1e-3, 2e-4], "len\\(values\\) == len\\(boundaries\\) \\+ 1"),
+      ([8, 5], [1, 2, 3], "strictly increasing"),
+      ([5, 5], [1, 2, 3], "strictly increasing"),
+      ([0, 5], [1, 2, 3], "positive steps"),
+      ([5], [1e-3, -1], "positive and finite"),
+      ([5], [1e-3, float("nan")], "positive and finite"))
+  def test_bad_schedules(self, boundaries, values, message):
+    with self.assertRaisesRegex(ValueError, message):
+      train_loop.learning_rate_schedule(boundaries, values)
+
+
+class StrategyTest(tf.test.TestCase):
+
+  def test_names(self):
+    self.assertIs(train_loop.make_strategy("default"),
+                  tf.distribute.get_strategy())
+    self.assertEqual(train_loop.make_strategy("mirrored").num_replicas_in_sync,
+                     len(tf.config.list_logical_devices("GPU") or
+                         tf.config.list_logical_devices("CPU")))
+    with self.assertRaisesRegex(ValueError, "unknown strategy 'tpu'"):
+      train_loop.make_strategy("tpu")
+
+
+class _TempDirTestCase(tf.test.TestCase):
+
+  def _make_tempdir(self):
+    path = tempfile.mkdtemp()
+    self.addCleanup(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+class TrainTest(_TempDirTestCase):
+
+  def test_resume_after_interruption_matches_uninterrupted_run(self):
+    tf.config.experimental.enable_op_determinism()
+    full_dir = self._make_tempdir()
+    model_full, optimizer_full, result = _run(full_dir, 7)
+    self.assertEqual((result.start_step, result.final_step), (0, 7))
+
+    resumed_dir = self._make_tempdir()
+
+    def interrupt(step):
+      if step == 5:
+        raise _Interrupted()
+
+    with self.assertRaises(_Interrupted):
+      _run(resumed_dir, 7, after_step=interrupt)
+    # Checkpoints at steps 2 and 4; step 5 was lost with the "crash".
+    self.assertEqual(tf.train.latest_checkpoint(
+        os.path.join(resumed_dir, "checkpoints")).rsplit("-", 1)[1], "4")
+    model, optimizer, result = _run(resumed_dir, 7)
+    self.assertEqual((result.start_step, result.final_step), (4, 7))
+    self.assertEqual(int(optimizer.iterations), 7)
+    for restored, reference in zip(model.variables, model_full.variables):
+      self.assertAllEqual(restored, reference)
+    self.assertAllEqual(optimizer.variables[1], optimizer_full.variables[1])
+
+    # A finished run restarts as a no-op at its last step.
+    _, _, result = _run(resumed_dir, 7)
+    self.assertEqual((result.start_step, result.final_step), (7, 7))
+
+  def test_fresh_model_differs_from_trained(self):
+    """The resume check above can fail: training does change the weights."""
+    strategy = train_loop.make_strategy("default")
+    fresh, _ = _model_and_optimizer(strategy)
+    trained, _, _ = _run(self._make_tempdir(), 3)
+    self.assertNotAllClose(fresh.variables[0], trained.variables[0])
+
+  def test_writes_tensorboard_scalars_and_keeps_checkpoints(self):
+    model_dir = self._make_tempdir()
+    strategy = train_loop.make_strategy("default")
+    model, optimizer = _model_and_optimizer(strategy)
+    result = train_loop.train(
+        strategy=strategy, model=model, optimizer=optimizer,
+        loss_fn=_loss_fn, dataset_fn=_dataset, num_steps=6,
+        model_dir=model_dir, metric_names=("abs_error",),
+        checkpoint_every_steps=1, checkpoint_every_minutes=None,
+        keep_checkpoints=2, log_every_steps=3,
+        eval_fn=lambda step: {"score": step * 2.0}, eval_every_steps=4)
+    self.assertIn("eval_score", result.last_metrics)
+    self.assertEqual(result.last_metrics["eval_score"], 12.0)
+    indexes = glob.glob(os.path.join(model_dir, "checkpoints", "*.index"))
+    self.assertCountEqual([os.path.basename(p) for p in indexes],
+                          ["ckpt-5.index", "ckpt-6.index"])
+    scalars = _read_scalars(os.path.join(model_dir, "train"))
+    self.assertCountEqual(scalars["loss"], [3, 6])
+    self.assertCountEqual(scalars["abs_error"], [3, 6])
+    self.assertIn("learning_rate", scalars)
+    self.assertAllClose(scalars["learning_rate"][6], 0.01)
+    self.assertCountEqual(_read_scalars(os.path.join(model_dir,
+                                                     "eval"))["score"],
+                          [4, 6])
+
+  def test_dataset_ending_early_stops_training(self):
+    strategy = train_loop.make_strategy("default")
+    model, optimizer = _model_and_optimizer(strategy)
+    result = train_loop.train(
+        strategy=strategy, model=model, optimizer=optimizer,
+        loss_fn=_loss_fn, dataset_fn=lambda s: _dataset(s).take(3),
+        num_steps=10, model_dir=self._make_tempdir(),
+        metric_names=("abs_error",))
+    self.assertEqual(result.final_step, 3)
+
+  def test_unlisted_metric_is_a_clear_error(self):
+    strategy = train_loop.make_strategy("default")
+    model, optimizer = _model_and_optimizer(strategy)
+    with self.assertRaisesRegex(ValueError, "'abs_error'.*not in"
+                                " metric_names"):
+      train_loop.train(strategy=strategy, model=model, optimizer=optimizer,
+                     loss_fn=_loss_fn, dataset_fn=_dataset, num_steps=2,
+                     model_dir=self._make_tempdir())
+
+
+class CheckpointerTest(_TempDirTestCase):
+
+  def test_time_trigger_and_no_duplicate_saves(self):
+    step = tf.Variable(0, dtype=tf.int64)
+    weight = tf.Variable(1.0)
+    directory = self._make_tempdir()
+    checkpointer = train_loop.Checkpointer(directory, step, every_minutes=1e-9,
+                                         weight=weight)
+    self.assertEqual(checkpointer.restore(), 0)
+    self.assertIsNone(checkpointer.maybe_save())  # Nothing new at step 0.
+    step.assign(3)
+    self.assertIsNotNone(checkpointer.maybe_save())
+    self.assertIsNone(checkpointer.maybe_save(force=True))  # Same step.
+    step.assign(9)
+    weight.assign(5.0)
+    checkpointer.maybe_save()
+    step.assign(0)
+    weight.assign(0.0)
+    self.assertEqual(train_loop.Checkpointer(directory, step,
+                                           weight=weight).restore(), 9)
+    self.assertEqual(float(weight), 5.0)
+
+  def test_step_trigger(self):
+    step = tf.Variable(0, dtype=tf.int64)
+    checkpointer = train_loop.Checkpointer(self._make_tempdir(),
+                                         step, every_steps=5)
+    checkpointer.restore()
+    saved = []
+    for _ in range(12):
+      step.assign_add(1)
+      saved.append(checkpointer.maybe_save() is not None)
+    self.assertEqual([i + 1 for i, s in enumerate(saved) if s], [5, 10])
+
+  def test_bad_arguments(self):
+    step = tf.Variable(0, dtype=tf.int64)
+    with self.assertRaisesRegex(ValueError, "every_steps must be positive"):
+      train_loop.Checkpointer("/tmp/x", step, every_steps=0)
+    with self.assertRaisesRegex(ValueError, "keep must be >= 1"):
+      train_loop.Checkpointer("/tmp/x", step, keep=0)
+
+
+class ProgressTest(tf.test.TestCase):
+
+  def test_log_line(self):
+    progress = train_loop.Progress(total_steps=10, every_steps=4)
+    self.assertFalse(progress.due(3))
+    self.assertTrue(progress.due(4))
+    self.assertTrue(progress.due(10))
+    line = progress.log(4, {"loss": 0.5})
+    self.assertRegex(line, r"step 4/10 \(40.0%\).*loss=0.5")
+
+
+def _read_scalars(logdir):
+  """{tag: {step: value}} from the event files in `logdir`."""
+  out = {}
+  for path in glob.glob(os.path.join(logdir, "events.out.tfevents.*")):
+    for record in tf.data.TFRecordDataset(path):
+      event = tf.compat.v1.Event.FromString(record.numpy())
+      for value in event.summary.value:
+        number = tf.make_ndarray(value.tensor) if value.HasField(
+            "tensor") else value.simple_value
+        out.setdefault(value.tag, {})[event.step] = float(number)
+  return out
+
+
+if __name__ == "__main__":
+  tf.test.main()
