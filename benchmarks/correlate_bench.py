@@ -43,6 +43,10 @@ from absl import flags
 import numpy as np
 
 from sph_embed.pose import correlation
+from sph_embed.pose.correlation import alignment
+from sph_embed.pose.correlation import array_cache
+from sph_embed.pose.correlation import euler_grid
+from sph_embed.pose.correlation import fourier_sums
 
 _CHANNELS = flags.DEFINE_list("channels", ["1", "16", "64"],
                               "Channel counts C.")
@@ -94,20 +98,19 @@ def pysofft_pair(soft, index, maps1, maps2):
 
 def stage_breakdown(maps, pairs, batch_size, repeats):
   """CPU ms per pair of each stage of `align_pairs` on its first batch."""
-  # pylint: disable=protected-access
   chunk = pairs[:batch_size]
-  work = correlation._WorkArrays()
-  coefficients = functools.partial(correlation._batch_operands, maps, maps,
+  work = array_cache.WorkArrays()
+  coefficients = functools.partial(alignment.batch_operands, maps, maps,
                                    chunk, _UPSAMPLE, False)
   operands = coefficients()
-  parts = correlation._fourier_parts(*operands, work)
-  grids = correlation._grids(*parts, None, correlation._WorkArrays())
+  parts = fourier_sums.fourier_parts(*operands, work)
+  grids = euler_grid.grids_from_parts(*parts, None, array_cache.WorkArrays())
   stages = {
       "coefficients (maps of the batch)": coefficients,
       "T (channel and degree sums)": functools.partial(
-          correlation._fourier_parts, *operands, work),
+          fourier_sums.fourier_parts, *operands, work),
       "grids (inverse FFTs)": functools.partial(
-          correlation._grids, *parts, None, work),
+          euler_grid.grids_from_parts, *parts, None, work),
       "argmax": functools.partial(correlation.grid_argmax, grids)}
   times = best_times(list(stages.values()), repeats) / len(chunk)
   return {name: 1e3 * t for name, t in zip(stages, times)}

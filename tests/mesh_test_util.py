@@ -1,38 +1,43 @@
-"""Helpers shared by the data tests: real sample meshes, small meshes, tiny
-datasets."""
+"""Helpers shared by the tests: the repository root, vendored real meshes,
+small meshes, tiny datasets.
+
+Importing this module does not import TensorFlow (TF-free tests use it).
+"""
 
 import os
 import shutil
 import tempfile
-import unittest
 
 import trimesh
 
-from sph_embed.data import dataset
 from sph_embed.data import sources
 from sph_embed.data import views
 
-# Real ModelNet40/ShapeNet files, kept next to the repository (never copied
-# into it); see ../shared/meshes/SOURCES.md.
-SHARED_MESHES = os.environ.get(
-    "SPH_EMBED_SHARED_MESHES",
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
-                 os.pardir, "shared", "meshes"))
-MODELNET_SAMPLES = ("bed_0001", "chair_0890", "stool_0002", "flower_pot_0002")
-SHAPENET_SAMPLE = os.path.join("shapenet", "03001627_21bfb150", "model.obj")
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+# Tools and subprocesses are run from here (and with it on PYTHONPATH).
+REPO_ROOT = os.path.dirname(TESTS_DIR)
+
+# Small real furniture models (CC0) vendored with the tests, so real-mesh
+# tests run in a plain clone; see tests/testdata/meshes/ATTRIBUTION.md.
+REAL_MESHES = os.path.join(TESTS_DIR, "testdata", "meshes")
+# ModelNet-style <category>_<number>.off files (written by trimesh).
+OFF_SAMPLES = ("bed_0001", "chair_0001", "sofa_0001")
+# A chair as a Wavefront OBJ in a ShapeNet-style <synset>_<id> folder.
+OBJ_SAMPLE = os.path.join(REAL_MESHES, "shapenet_style",
+                          "03001627_osakachair", "model.obj")
 
 TINY_CONFIG = views.ViewConfig(views_per_instance=2, image_size=32,
                                sphere_size=16, seed=5)
 
 
-def shared_mesh(relative_path):
-  """Path of a shared sample mesh; skips the test if it is absent."""
-  path = os.path.join(SHARED_MESHES, relative_path)
-  if not os.path.isfile(path):
-    raise unittest.SkipTest(
-        f"real sample mesh {path} not found (set SPH_EMBED_SHARED_MESHES to"
-        " the folder described by ../shared/meshes/SOURCES.md)")
-  return path
+def off_sample(name):
+  """Path of the vendored .off mesh `name` (one of OFF_SAMPLES)."""
+  return os.path.join(REAL_MESHES, "modelnet_style", name + ".off")
+
+
+def real_mesh_paths():
+  """Every vendored real mesh: the .off samples, then the .obj sample."""
+  return tuple(off_sample(name) for name in OFF_SAMPLES) + (OBJ_SAMPLE,)
 
 
 def temp_dir(test_case):
@@ -71,6 +76,8 @@ def offset_ellipsoid():
 def build_tiny_synthetic(output_dir, categories=("chair", "car"), train=2,
                          test=1, config=TINY_CONFIG, **kwargs):
   """Builds a tiny synthetic dataset in process; returns its metadata."""
+  # Imported here: the dataset builder imports TensorFlow.
+  from sph_embed.data import dataset  # pylint: disable=g-import-not-at-top
   categories, instances = sources.synthetic_instances(categories, train, test)
   kwargs.setdefault("num_workers", 0)
   kwargs.setdefault("examples_per_shard", 2)

@@ -8,6 +8,12 @@ ModelNet40 / ShapeNet trees, or a list file (see sph_embed/sources.py):
   python3 tools/build_dataset.py --output_dir=/tmp/mn --source=modelnet \
       --input=/data/ModelNet40 --categories=airplane,car,chair
 
+Meshes are turned into the canonical z-up frame on load.  --up_axis names
+the source's up axis (default: synthetic and ModelNet z, ShapeNet y, list
+files z); it is recorded in dataset.json.  The shared furniture list is y up:
+  python3 tools/build_dataset.py --output_dir=/tmp/furniture --source=list \
+      --input=../shared/meshes/furniture/list.txt --up_axis=y
+
 A rerun with the same flags resumes an interrupted build.  Files that cannot
 be used are skipped with a warning naming the file and the problem, and
 listed in dataset.json and the summary; with --strict the tool then exits
@@ -20,8 +26,8 @@ import sys
 
 from absl import app
 from absl import flags
-from absl import logging
 
+from sph_embed.common import cli
 from sph_embed.data import dataset
 from sph_embed.data import sources
 from sph_embed.data import views
@@ -46,6 +52,9 @@ _TEST_FRACTION = flags.DEFINE_float(
 _VIEWS = flags.DEFINE_integer("views_per_instance", 4,
                               "Examples (poses) per instance.")
 _DOF = flags.DEFINE_enum("dof", "3", ["2", "3"], "Pose degrees of freedom.")
+_UP_AXIS = flags.DEFINE_enum(
+    "up_axis", None, ["x", "y", "z"], "The source meshes' up axis, turned to "
+    "+z on load (default: synthetic and modelnet z, shapenet y, list z).")
 _ANISOTROPIC_SCALE = flags.DEFINE_float(
     "anisotropic_scale", 0.0, "Per-axis mesh scale factors uniform in "
     "[1 - s, 1 + s] (augmentation); 0 = off.")
@@ -66,23 +75,25 @@ _STRICT = flags.DEFINE_bool("strict", False,
 def _source():
   """(categories, instances, description) from the flags."""
   kind = _SOURCE.value
+  up_axis = _UP_AXIS.value or sources.DEFAULT_UP_AXES[kind]
   if kind == "synthetic":
     categories, instances = sources.synthetic_instances(
-        _CATEGORIES.value, _TRAIN_INSTANCES.value, _TEST_INSTANCES.value)
+        _CATEGORIES.value, _TRAIN_INSTANCES.value, _TEST_INSTANCES.value,
+        up_axis)
     return categories, instances, {
         "kind": kind, "train_instances": _TRAIN_INSTANCES.value,
         "test_instances": _TEST_INSTANCES.value}
   if not _INPUT.value:
     raise app.UsageError(f"--source={kind} needs --input")
   if kind == "modelnet":
-    categories, instances = sources.modelnet_instances(_INPUT.value,
-                                                       _CATEGORIES.value)
+    categories, instances = sources.modelnet_instances(
+        _INPUT.value, _CATEGORIES.value, up_axis)
   elif kind == "shapenet":
     categories, instances = sources.shapenet_instances(
-        _INPUT.value, _CATEGORIES.value, _TEST_FRACTION.value)
+        _INPUT.value, _CATEGORIES.value, _TEST_FRACTION.value, up_axis)
   else:
     categories, instances = sources.list_instances(
-        _INPUT.value, _CATEGORIES.value, _TEST_FRACTION.value)
+        _INPUT.value, _CATEGORIES.value, _TEST_FRACTION.value, up_axis)
   return categories, instances, {"kind": kind,
                                  "input": os.path.abspath(_INPUT.value),
                                  "test_fraction": _TEST_FRACTION.value}
@@ -91,21 +102,17 @@ def _source():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  try:
-    categories, instances, description = _source()
-    config = views.ViewConfig(
-        views_per_instance=_VIEWS.value, dof=int(_DOF.value),
-        anisotropic_scale=_ANISOTROPIC_SCALE.value,
-        image_size=_IMAGE_SIZE.value, sphere_size=_SPHERE_SIZE.value,
-        seed=_SEED.value)
-    metadata = dataset.build(
-        instances, categories, _OUTPUT_DIR.value, config, description,
-        command_line=shlex.join(sys.argv),
-        examples_per_shard=_EXAMPLES_PER_SHARD.value,
-        num_workers=_NUM_WORKERS.value, overwrite=_OVERWRITE.value)
-  except (sources.SourceError, dataset.BuildError, ValueError) as e:
-    logging.error("%s", e)
-    return 2
+  categories, instances, description = _source()
+  config = views.ViewConfig(
+      views_per_instance=_VIEWS.value, dof=int(_DOF.value),
+      anisotropic_scale=_ANISOTROPIC_SCALE.value,
+      image_size=_IMAGE_SIZE.value, sphere_size=_SPHERE_SIZE.value,
+      seed=_SEED.value)
+  metadata = dataset.build(
+      instances, categories, _OUTPUT_DIR.value, config, description,
+      command_line=shlex.join(sys.argv),
+      examples_per_shard=_EXAMPLES_PER_SHARD.value,
+      num_workers=_NUM_WORKERS.value, overwrite=_OVERWRITE.value)
   for split, info in metadata["splits"].items():
     print(f"{split}: {info['examples']} examples of {info['instances']}"
           f" instances in {len(info['shards'])} shards")
@@ -118,4 +125,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main, errors=(dataset.BuildError,))

@@ -9,22 +9,23 @@ sph_embed.data.synthetic look like their names.
   python3 tools/contact_sheet.py --output=/tmp/contact_sheet.png
 """
 
-import os
-import tempfile
-
-from absl import app
 from absl import flags
 import numpy as np
 from PIL import Image
 from PIL import ImageDraw
 from scipy.spatial import transform
 
+from sph_embed.common import cli
+from sph_embed.common import files
+from sph_embed.common import outputs
 from sph_embed.data import meshes
 from sph_embed.data import render
 from sph_embed.sphere import rotations
 from sph_embed.data import synthetic
 
 _OUTPUT = flags.DEFINE_string("output", "contact_sheet.png", "PNG to write.")
+_OVERWRITE = flags.DEFINE_bool("overwrite", False,
+                               "Replace an existing --output file.")
 _INSTANCES = flags.DEFINE_integer("instances", 6, "Instances per category.")
 _SIZE = flags.DEFINE_integer("size", 96, "Size of each view in pixels.")
 _CATEGORIES = flags.DEFINE_list("categories", list(synthetic.CATEGORIES),
@@ -58,14 +59,13 @@ def contact_sheet(categories, instances, size):
 
 def main(argv):
   del argv  # Unused.
+  output = outputs.check_output_file(_OUTPUT.value, "output", (".png",),
+                                     overwrite=_OVERWRITE.value)
   sheet = contact_sheet(_CATEGORIES.value, _INSTANCES.value, _SIZE.value)
-  output = os.path.abspath(_OUTPUT.value)
-  fd, temp = tempfile.mkstemp(suffix=".png.tmp", dir=os.path.dirname(output))
-  with os.fdopen(fd, "wb") as f:
+  with files.atomic_write(output, "wb") as f:
     sheet.save(f, format="PNG")
-  os.replace(temp, output)
   print(f"wrote {output}")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -23,12 +23,12 @@ import sys
 
 from absl import app
 from absl import flags
-from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from sph_embed.data import dataset
-from sph_embed.data import meshes
+from sph_embed.common import cli
+from sph_embed.common import files
+from sph_embed.common import outputs as output_paths
 from sph_embed.teacher import model as teacher_model
 from sph_embed.teacher import evaluation as teacher_evaluation
 from sph_embed.teacher import export as teacher_export
@@ -52,6 +52,8 @@ _ROTATIONS = flags.DEFINE_integer("rotations", 8, "Rotations per mesh.",
                                   lower_bound=1)
 _SEED = flags.DEFINE_integer("seed", 0, "Rotation and control-init seed.")
 _OUTPUT = flags.DEFINE_string("output", None, "JSON file to write.")
+_OVERWRITE = flags.DEFINE_bool("overwrite", False,
+                               "Replace an existing --output file.")
 
 _BATCH = 32
 
@@ -103,14 +105,13 @@ def _mesh_paths():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  try:
-    apply_teacher, config, categories, source = _teacher()
-    paths = _mesh_paths()
-    upright, rotated, rotations = teacher_evaluation.mesh_maps(
-        paths, _ROTATIONS.value, seed=_SEED.value)
-  except (ValueError, meshes.MeshError) as e:
-    logging.error("%s", e)
-    return 2
+  if _OUTPUT.value:  # Before computing.
+    output_paths.check_output_file(_OUTPUT.value, "output", (".json",),
+                                   overwrite=_OVERWRITE.value)
+  apply_teacher, config, categories, source = _teacher()
+  paths = _mesh_paths()
+  upright, rotated, rotations = teacher_evaluation.mesh_maps(
+      paths, _ROTATIONS.value, seed=_SEED.value)
   measure = lambda fn, keys=teacher_evaluation.MAP_KEYS: (
       teacher_evaluation.equivariance_errors(fn, upright, rotated, rotations,
                                              keys))
@@ -153,10 +154,9 @@ def main(argv):
     print(f"{name}: " + ", ".join(f"{t['category']} {t['probability']:.2f}"
                                   for t in entry["top"]))
   if _OUTPUT.value:
-    dataset.write_json_atomic(_OUTPUT.value, report)
+    files.write_json_atomic(_OUTPUT.value, report)
     print(f"wrote {_OUTPUT.value}")
-  return 0
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -22,8 +22,9 @@ import sys
 
 from absl import app
 from absl import flags
-from absl import logging
 
+from sph_embed.common import cli
+from sph_embed.common import outputs
 from sph_embed.teacher import export as teacher_export
 from sph_embed.teacher import training as teacher_training
 
@@ -91,28 +92,25 @@ def _manifest(spec, results, evaluation):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  try:
-    model, spec = teacher_training.restore_model(_MODEL_DIR.value)
-    if spec["architecture"] != "spherical":
-      raise ValueError(f"--model_dir: {_MODEL_DIR.value} holds a"
-                       f" {spec['architecture']} run, not a teacher")
-    results_path = os.path.join(_MODEL_DIR.value,
-                                teacher_training.RESULTS_FILE)
-    if not os.path.isfile(results_path):
-      raise ValueError(f"{results_path}: not found; training has not"
-                       " finished (rerun tools/train_teacher.py)")
-    results = _read_json(results_path, "model_dir")
-    evaluation = (_read_json(_EVALUATION.value, "evaluation")
-                  if _EVALUATION.value else None)
-    manifest = teacher_export.export_teacher(
-        model, _EXPORT_DIR.value, _manifest(spec, results, evaluation))
-  except (ValueError, OSError) as e:
-    logging.error("%s", e)
-    return 2
+  # The export replaces --export_dir as a whole: never a run or a dataset.
+  outputs.check_replaced_dir(_EXPORT_DIR.value, "export_dir",
+                             (teacher_export.MANIFEST, "saved_model.pb"))
+  model, spec = teacher_training.restore_model(_MODEL_DIR.value)
+  if spec["architecture"] != "spherical":
+    raise ValueError(f"--model_dir: {_MODEL_DIR.value} holds a"
+                     f" {spec['architecture']} run, not a teacher")
+  results_path = os.path.join(_MODEL_DIR.value, teacher_training.RESULTS_FILE)
+  if not os.path.isfile(results_path):
+    raise ValueError(f"{results_path}: not found; training has not"
+                     " finished (rerun tools/train_teacher.py)")
+  results = _read_json(results_path, "model_dir")
+  evaluation = (_read_json(_EVALUATION.value, "evaluation")
+                if _EVALUATION.value else None)
+  manifest = teacher_export.export_teacher(
+      model, _EXPORT_DIR.value, _manifest(spec, results, evaluation))
   print(f"wrote {_EXPORT_DIR.value}: outputs {manifest['output_shapes']},"
         f" test accuracy {manifest['accuracy']['test_accuracy']:.4f}")
-  return 0
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

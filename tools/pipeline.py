@@ -28,6 +28,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from sph_embed.common import cli
+
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _POSE_CATEGORIES = ("airplane", "car", "chair", "sofa", "bed", "toilet")
 
@@ -85,8 +87,9 @@ def _run(step, args, summary=None):
                           text=True)
   print(result.stdout, end="", flush=True)
   if result.returncode:
-    raise SystemExit(f"pipeline step '{step}' failed (exit code"
-                     f" {result.returncode}): {' '.join(args)}")
+    raise cli.ToolError(f"step '{step}' failed (exit code"
+                        f" {result.returncode}; its error is above):"
+                        f" {shlex.join(args)}")
   seconds = time.monotonic() - start
   logging.info("[%s] done in %.0f s", step, seconds)
   if summary:
@@ -138,7 +141,7 @@ def main(argv):
   embeddings = os.path.join(work, "embeddings_test.npz")
   _run("save embeddings", _tool(
       "save_embeddings.py", model_dir=embedding_dir, data_dir=data_dir,
-      split="test", output=embeddings), summary)
+      split="test", output=embeddings, overwrite=True), summary)
 
   # image: the paper's relative pose; mesh: image-to-mesh; teacher: the
   # teacher's maps on both sides, the bound perfect embeddings would reach.
@@ -147,9 +150,10 @@ def main(argv):
     _run(f"relative pose {protocol.upper()} {mode}", _tool(
         "correlate.py", embeddings=embeddings, protocol=protocol, mode=mode,
         pairs=_PAIRS.value, upsample=4,
-        output=os.path.join(work, f"pose_{protocol}_{mode}.csv")), summary)
+        output=os.path.join(work, f"pose_{protocol}_{mode}.csv"),
+        overwrite=True), summary)
   logging.info("pipeline finished; results in %s, summary %s", work, summary)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

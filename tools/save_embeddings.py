@@ -11,20 +11,20 @@ file is what tools/correlate.py reads:
       --split=test --output=runs/embedding_pose/test_embeddings.npz
 
 The dataset and teacher default to those the model was trained with (its
-embedding_model.json).
+embedding_model.json).  --output is checked before computing: a .npz in an
+existing directory, not a file of the run; an existing file is replaced only
+with --overwrite.
 """
-
-import os
 
 from absl import app
 from absl import flags
-from absl import logging
 
+from sph_embed.common import cli
+from sph_embed.common import outputs
 from sph_embed.data import input_pipeline
 from sph_embed.embedding import inference as embedding_inference
 from sph_embed.embedding import training as embedding_training
 from sph_embed.pose import embeddings_io
-from sph_embed.teacher import export as teacher_export
 
 _MODEL_DIR = flags.DEFINE_string(
     "model_dir", None, "Model directory written by tools/train_embedding.py.",
@@ -46,6 +46,8 @@ _BATCH_SIZE = flags.DEFINE_integer("batch_size", 64,
 _MAX_EXAMPLES = flags.DEFINE_integer(
     "max_examples", 0, "Embed only the first this many examples; 0 = all.")
 _IMAGES = flags.DEFINE_bool("images", True, "Also store the views (uint8).")
+_OVERWRITE = flags.DEFINE_bool("overwrite", False,
+                               "Replace an existing --output file.")
 
 
 def main(argv):
@@ -56,26 +58,22 @@ def main(argv):
   if _MAX_EXAMPLES.value < 0:
     raise app.UsageError(f"--max_examples must be >= 0, got"
                          f" {_MAX_EXAMPLES.value}")
-  output_dir = os.path.dirname(os.path.abspath(_OUTPUT.value))
-  if not os.path.isdir(output_dir):
-    raise app.UsageError(f"--output: directory {output_dir} does not exist")
-  try:
-    model, spec = embedding_training.restore_model(_MODEL_DIR.value,
-                                                   _CHECKPOINT.value)
-    data_dir = _DATA_DIR.value or spec["data_dir"]
-    hub_module = _HUB_MODULE.value or spec["hub_module"]
-    metadata = input_pipeline.read_metadata(data_dir)
-    teacher, target_shape = embedding_training.load_teacher(
-        hub_module, spec["output_key"])
-    embedding_inference.check_compatible(spec, metadata, data_dir,
-                                         target_shape, hub_module)
-    arrays = embedding_inference.embed_split(
-        model, teacher, data_dir, _SPLIT.value, _BATCH_SIZE.value,
-        _MAX_EXAMPLES.value or None, with_images=_IMAGES.value)
-    embeddings_io.save_embeddings(_OUTPUT.value, **arrays)
-  except (teacher_export.ModuleError, input_pipeline.DataError, ValueError) as e:
-    logging.error("%s", e)
-    return 2
+  # Before computing; never onto a file of the run (embedding_model.json).
+  outputs.check_output_file(_OUTPUT.value, "output", (".npz",),
+                            overwrite=_OVERWRITE.value)
+  model, spec = embedding_training.restore_model(_MODEL_DIR.value,
+                                                 _CHECKPOINT.value)
+  data_dir = _DATA_DIR.value or spec["data_dir"]
+  hub_module = _HUB_MODULE.value or spec["hub_module"]
+  metadata = input_pipeline.read_metadata(data_dir)
+  teacher, target_shape = embedding_training.load_teacher(
+      hub_module, spec["output_key"])
+  embedding_inference.check_compatible(spec, metadata, data_dir,
+                                       target_shape, hub_module)
+  arrays = embedding_inference.embed_split(
+      model, teacher, data_dir, _SPLIT.value, _BATCH_SIZE.value,
+      _MAX_EXAMPLES.value or None, with_images=_IMAGES.value)
+  embeddings_io.save_embeddings(_OUTPUT.value, **arrays)
   print(f"wrote {_OUTPUT.value}: {arrays['embeddings'].shape[0]} views of"
         f" {len(set(arrays['instance']))} instances, maps"
         f" {list(arrays['embeddings'].shape[1:])} ({spec['output_key']})")
@@ -86,8 +84,7 @@ def main(argv):
         f" {errors['relative_l2']:.4f} (predicting the split's mean map:"
         f" {errors['relative_l2_mean_map']:.4f}); channel means removed"
         f" {errors['relative_l2_centered']:.4f}")
-  return 0
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

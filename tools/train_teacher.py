@@ -12,6 +12,9 @@ lr 1e-3 -> 2e-4 -> 4e-5 at steps 5000 and 8500):
       --model_dir=runs/teacher_mn40 --lr_boundaries=5000,8500 \
       --lr_values=1e-3,2e-4,4e-5 --stage_filters=64,128 --strategy=mirrored
 
+The default --lr_boundaries put the drops at the paper's fractions of
+training (5000 and 8500 of ~9200 steps) of the default run.
+
 Rerunning the same command resumes from the newest checkpoint in
 --model_dir.  At the end the model is evaluated on the test split
 (held-out instances in the dataset's random SO(3) poses) and the result
@@ -27,20 +30,18 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from sph_embed.data import input_pipeline
+from sph_embed.common import cli
 from sph_embed.data import dataset
 from sph_embed.data import sources
+from sph_embed.data import views
 from sph_embed.teacher import model as teacher_model
 from sph_embed.teacher import training as teacher_training
-from sph_embed.training import loop as train_loop
-from sph_embed.data import views
+from sph_embed.training import flags as training_flags
 
-_DATA_DIR = flags.DEFINE_string(
-    "data_dir", None, "Dataset directory (tools/build_dataset.py): train "
-    "split for training, test split for evaluation.", required=True)
-_MODEL_DIR = flags.DEFINE_string(
-    "model_dir", None, "Checkpoints, TensorBoard scalars, teacher_spec.json, "
-    "results.json; an existing run there is resumed.", required=True)
+_LOOP = training_flags.define_loop_flags(
+    max_steps=None, lr_boundaries=(1700, 2850), eval_every_steps=0,
+    checkpoint_every_minutes=5.0)
+flags.adopt_module_key_flags(training_flags)  # Listed by --help.
 _BUILD_DATA = flags.DEFINE_bool(
     "build_data", False, "If --data_dir holds no finished dataset, build a "
     "synthetic one there first (3DOF poses; the flags below).")
@@ -76,34 +77,10 @@ _POOLING = flags.DEFINE_enum(
     "pooling", _DEFAULTS.pooling, list(teacher_model.POOLINGS),
     "centered: 2 x 2-cell areas centred on the coarse samples; grid: 2 x 2 "
     "blocks of samples (layers.SphericalPool).")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 16, "Global batch size.")
 _EPOCHS = flags.DEFINE_integer(
-    "epochs", 5, "Epochs over the train split (the paper: 15 over"
-    " ModelNet40; 5 over the default synthetic build is ~3100 steps, ~15"
-    " minutes on 2 CPU cores).")
-_MAX_STEPS = flags.DEFINE_integer(
-    "max_steps", None, "Total steps (overrides --epochs).")
-_LR_BOUNDARIES = flags.DEFINE_list(
-    "lr_boundaries", ["1700", "2850"],
-    "Steps at which the learning rate changes.  The default puts the drops "
-    "at the paper's fractions of training (5000 and 8500 of ~9200 steps) of "
-    "the default run.")
-_LR_VALUES = flags.DEFINE_list(
-    "lr_values", ["1e-3", "2e-4", "4e-5"],
-    "Learning rates, one more than --lr_boundaries.")
-_STRATEGY = flags.DEFINE_enum("strategy", "default",
-                              list(train_loop.STRATEGIES),
-                              "tf.distribute strategy.")
-_SEED = flags.DEFINE_integer("seed", 0, "Initialisation and shuffle seed.")
-_CHECKPOINT_EVERY_STEPS = flags.DEFINE_integer(
-    "checkpoint_every_steps", None, "Save a checkpoint every N steps.")
-_CHECKPOINT_EVERY_MINUTES = flags.DEFINE_float(
-    "checkpoint_every_minutes", 5.0, "Save a checkpoint every N minutes.")
-_LOG_EVERY_STEPS = flags.DEFINE_integer(
-    "log_every_steps", 100, "Progress log and TensorBoard period.")
-_EVAL_EVERY_STEPS = flags.DEFINE_integer(
-    "eval_every_steps", None, "Test-split evaluation period (always at the "
-    "end).")
+    "epochs", 5, "Epochs over the train split, unless --max_steps is set"
+    " (the paper: 15 over ModelNet40; 5 over the default synthetic build is"
+    " ~3100 steps, ~15 minutes on 2 CPU cores).")
 
 
 def _build_synthetic(data_dir):
@@ -119,47 +96,39 @@ def _build_synthetic(data_dir):
                 num_workers=_BUILD_WORKERS.value)
 
 
+def _teacher_training():
+  """The TeacherTraining the flags describe; app.UsageError naming a flag."""
+  settings = teacher_training.TeacherTraining(
+      architecture=_ARCHITECTURE.value,
+      network=teacher_model.TeacherConfig(
+          stem_filters=_STEM_FILTERS.value,
+          stage_filters=training_flags.parse_list_flag(_STAGE_FILTERS, int),
+          blocks_per_stage=_BLOCKS_PER_STAGE.value,
+          head_filters=_HEAD_FILTERS.value,
+          num_anchors=_NUM_ANCHORS.value, pooling=_POOLING.value),
+      epochs=_EPOCHS.value)
+  try:
+    return settings.validate()
+  except ValueError as e:
+    # The messages start with the field, which is the flag's name.
+    raise app.UsageError(
+        f"--{str(e).removeprefix('TeacherConfig.')}") from None
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  try:
-    stage_filters = train_loop.parse_list_flag(_STAGE_FILTERS, int)
-    lr_boundaries = train_loop.parse_list_flag(_LR_BOUNDARIES, int)
-    lr_values = train_loop.parse_list_flag(_LR_VALUES, float)
-    try:
-      train_loop.learning_rate_schedule(lr_boundaries, lr_values)
-    except ValueError as e:
-      raise app.UsageError(f"--lr_boundaries/--lr_values: {e}") from None
-    metadata_path = os.path.join(_DATA_DIR.value, dataset.METADATA_FILE)
-    if _BUILD_DATA.value and not os.path.isfile(metadata_path):
-      _build_synthetic(_DATA_DIR.value)
-    config = teacher_training.TrainConfig(
-        data_dir=_DATA_DIR.value, model_dir=_MODEL_DIR.value,
-        architecture=_ARCHITECTURE.value,
-        network=teacher_model.TeacherConfig(
-            stem_filters=_STEM_FILTERS.value, stage_filters=stage_filters,
-            blocks_per_stage=_BLOCKS_PER_STAGE.value,
-            head_filters=_HEAD_FILTERS.value,
-            num_anchors=_NUM_ANCHORS.value, pooling=_POOLING.value),
-        batch_size=_BATCH_SIZE.value, epochs=_EPOCHS.value,
-        max_steps=_MAX_STEPS.value, lr_boundaries=lr_boundaries,
-        lr_values=lr_values, strategy=_STRATEGY.value, seed=_SEED.value,
-        checkpoint_every_steps=_CHECKPOINT_EVERY_STEPS.value,
-        checkpoint_every_minutes=_CHECKPOINT_EVERY_MINUTES.value,
-        log_every_steps=_LOG_EVERY_STEPS.value,
-        eval_every_steps=_EVAL_EVERY_STEPS.value,
-        command=shlex.join(["python3"] + sys.argv))
-    _, result, results = teacher_training.train(config)
-  except (input_pipeline.DataError, dataset.BuildError, sources.SourceError,
-          ValueError) as e:
-    logging.error("%s", e)
-    return 2
+  config = training_flags.loop_config(_LOOP)
+  settings = _teacher_training()
+  metadata_path = os.path.join(config.data_dir, dataset.METADATA_FILE)
+  if _BUILD_DATA.value and not os.path.isfile(metadata_path):
+    _build_synthetic(config.data_dir)
+  _, result, results = teacher_training.train(config, settings)
   print(f"steps {result.start_step} -> {result.final_step} in"
         f" {result.seconds:.0f} s (total {results['train_seconds']:.0f} s)")
   print(f"test accuracy {results['test_accuracy']:.4f} on"
         f" {results['test_examples']} examples of held-out instances")
-  return 0
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main, errors=(dataset.BuildError,))

@@ -4,14 +4,18 @@ Files in the output directory:
   <split>-<i>-of-<n>.tfrecord       one shard of tf.train.Examples
                                     (e.g. train-00003-of-00008.tfrecord)
   <split>-<i>-of-<n>.tfrecord.json  record of a finished shard: build
-                                    fingerprint, example counts, skipped files
+                                    fingerprint, size in bytes, example
+                                    counts, skipped files, stamp (sizes and
+                                    times) of its mesh files
   dataset.json                      metadata (see `build`), written last
-  *.tmp                             partial files of an interrupted build
+  .<name>.tmp-<random>              partial file of a killed build
 
-Each shard is written to a .tmp file, its record is written, and only then is
-the shard renamed into place; a rerun skips shards that are in place with a
-record of the same build and deletes .tmp leftovers, so an interrupted build
-resumes and readers never see a truncated shard.  Instances (all views of one
+Each shard is written to a temporary file (sph_embed.common.files), its
+record is written, and only then is the shard renamed into place; a rerun
+skips shards that are in place with a record of the same build and deletes
+temporary leftovers, so an interrupted build resumes and readers never see
+a truncated shard.  A shard whose size differs from its record (truncated,
+damaged) or whose mesh files changed since is rebuilt.  Instances (all views of one
 instance stay in one shard) are shuffled before sharding so that every shard
 mixes categories.
 
@@ -37,15 +41,17 @@ import numpy as np
 import tensorflow as tf
 import tqdm
 
+from sph_embed.common import files
+from sph_embed.common import outputs
 from sph_embed.data import example_schema
+from sph_embed.data import input_pipeline
 from sph_embed.data import sources
 from sph_embed.data import views
 
 METADATA_FILE = example_schema.METADATA_FILE
 _SHARD_PATTERN = re.compile(
-    r"(train|test)-\d{5}-of-\d{5}\.tfrecord(\.json)?(\.tmp)?")
+    r"(train|test)-\d{5}-of-\d{5}\.tfrecord(\.json)?")
 _RECORD_SUFFIX = ".json"
-_TEMP_SUFFIX = ".tmp"
 
 
 class BuildError(RuntimeError):
@@ -64,18 +70,39 @@ class _Shard:
     return f"{self.split}-{self.index:05d}-of-{self.count:05d}.tfrecord"
 
 
-def write_json_atomic(path, data):
-  """Writes `data` as JSON to `path` through a temporary file and a rename."""
-  temp = path + _TEMP_SUFFIX
-  with open(temp, "w", encoding="utf-8") as f:
-    json.dump(data, f, indent=1, sort_keys=True)
-    f.write("\n")
-  os.replace(temp, path)
-
-
 def _read_json(path):
   with open(path, encoding="utf-8") as f:
     return json.load(f)
+
+
+def _read_record(path):
+  """A shard's record, or None when it is missing or unreadable."""
+  try:
+    record = _read_json(path)
+  except (OSError, ValueError):
+    return None
+  return record if isinstance(record, dict) else None
+
+
+def _sources_stamp(instances):
+  """Size and modification time of the instances' mesh files (None: none).
+
+  Stored in each shard's record: a mesh file fixed (or replaced) after a
+  build changes it, so the shard holding that mesh is rebuilt, and its
+  record of skipped files with it.
+  """
+  stats = []
+  for instance in instances:
+    if instance.path is None:
+      continue
+    try:
+      stat = os.stat(instance.path)
+      stats.append([instance.path, stat.st_size, stat.st_mtime_ns])
+    except OSError:
+      stats.append([instance.path, None, None])
+  if not stats:
+    return None
+  return hashlib.sha256(json.dumps(stats).encode("utf-8")).hexdigest()
 
 
 def _fingerprint(instances, categories, config, examples_per_shard):
@@ -85,6 +112,7 @@ def _fingerprint(instances, categories, config, examples_per_shard):
       "config": dataclasses.asdict(config),
       "categories": list(categories),
       "examples_per_shard": examples_per_shard,
+      # Each instance's tuple holds its up axis (sources.Instance).
       "instances": [dataclasses.astuple(i) for i in instances],
   }, sort_keys=True)
   return hashlib.sha256(description.encode("utf-8")).hexdigest()
@@ -116,21 +144,21 @@ def _prepare_output(output_dir, shards, fingerprint, overwrite):
       `overwrite` is false.
   """
   os.makedirs(output_dir, exist_ok=True)
+  files.remove_temp_files(output_dir)  # Partial files of a killed build.
   planned = {s.name for s in shards}
   planned |= {n + _RECORD_SUFFIX for n in planned}
   ours = [n for n in os.listdir(output_dir)
           if _SHARD_PATTERN.fullmatch(n)
-          or n in (METADATA_FILE, METADATA_FILE + _TEMP_SUFFIX)]
+          or n == METADATA_FILE]
   foreign = []
   for name in ours:
     path = os.path.join(output_dir, name)
-    if name.endswith(_TEMP_SUFFIX):
-      os.remove(path)  # Partial file of an interrupted build.
-    elif name not in planned and name != METADATA_FILE:
+    if name not in planned and name != METADATA_FILE:
       foreign.append(name)
     elif name.endswith(_RECORD_SUFFIX) and (
-        _read_json(path).get("fingerprint") != fingerprint):
-      foreign.append(name)
+        (_read_record(path) or {}).get("fingerprint", fingerprint)
+        != fingerprint):
+      foreign.append(name)  # An unreadable record: rebuilt, not foreign.
   if foreign:
     if not overwrite:
       raise BuildError(
@@ -148,10 +176,20 @@ def _prepare_output(output_dir, shards, fingerprint, overwrite):
 
 
 def _is_complete(output_dir, shard, fingerprint):
+  """Whether the shard is in place, of this build, sources and size."""
   path = os.path.join(output_dir, shard.name)
-  record = path + _RECORD_SUFFIX
-  return (os.path.isfile(path) and os.path.isfile(record)
-          and _read_json(record).get("fingerprint") == fingerprint)
+  if not os.path.isfile(path):
+    return False
+  record = _read_record(path + _RECORD_SUFFIX)
+  if record is None or record.get("fingerprint") != fingerprint:
+    problem = "its record is missing or unreadable"
+  elif record.get("sources") != _sources_stamp(shard.instances):
+    problem = "its mesh files changed since it was built"
+  else:
+    problem = input_pipeline.shard_problem(path, record)
+  if problem:
+    logging.warning("%s: %s; rebuilding it", path, problem)
+  return problem is None
 
 
 @contextlib.contextmanager
@@ -176,27 +214,33 @@ def _write_shards(pending, output_dir, config, labels, fingerprint,
       path = os.path.join(output_dir, shard.name)
       counts = collections.Counter()
       skipped = []
-      with tf.io.TFRecordWriter(path + _TEMP_SUFFIX) as writer:
-        for instance in shard.instances:
-          examples, error = next(results)
-          bar.update()
-          if error is not None:
-            logging.warning("skipped %s", error)
-            skipped.append({"instance": instance.describe(), "reason": error})
-            continue
-          for image, sphere, rotation in zip(
-              examples["image"], examples["sphere"], examples["rotation"]):
-            writer.write(example_schema.serialize_example(
-                image, sphere, rotation, labels[instance.category],
-                instance.category, instance.name, config.dof))
-          counts[instance.category] += len(examples["image"])
-      write_json_atomic(path + _RECORD_SUFFIX, {
-          "fingerprint": fingerprint,
-          "instances": len(shard.instances) - len(skipped),
-          "examples_per_category": dict(counts),
-          "skipped": skipped,
-      })
-      os.replace(path + _TEMP_SUFFIX, path)
+      with files.atomic_path(path) as temp:
+        with tf.io.TFRecordWriter(temp) as writer:
+          for instance in shard.instances:
+            examples, error = next(results)
+            bar.update()
+            if error is not None:
+              logging.warning("skipped %s", error)
+              skipped.append({"instance": instance.describe(),
+                              "reason": error})
+              continue
+            for image, sphere, rotation in zip(
+                examples["image"], examples["sphere"], examples["rotation"]):
+              writer.write(example_schema.serialize_example(
+                  image, sphere, rotation, labels[instance.category],
+                  instance.category, instance.name, config.dof))
+            counts[instance.category] += len(examples["image"])
+        # The record first: a shard in place always has one.  Its size and
+        # count let a resumed build and every reader notice a damaged shard.
+        files.write_json_atomic(path + _RECORD_SUFFIX, {
+            "fingerprint": fingerprint,
+            "sources": _sources_stamp(shard.instances),
+            "bytes": os.path.getsize(temp),
+            "examples": sum(counts.values()),
+            "instances": len(shard.instances) - len(skipped),
+            "examples_per_category": dict(counts),
+            "skipped": skipped,
+        })
 
 
 def build(instances, categories, output_dir, config, source,
@@ -219,13 +263,16 @@ def build(instances, categories, output_dir, config, source,
   Returns:
     The metadata written to dataset.json: `categories`, `splits`
     ({split: {shards, examples, instances, examples_per_category}}),
-    `skipped` (instance, reason) list, sizes, view settings, `source`,
-    `command_line`, `fingerprint`.
+    `skipped` (instance, reason) list, sizes, view settings, `up_axis` (the
+    source's up axis, turned to +z on load), `source`, `command_line`,
+    `fingerprint`.
 
   Raises:
-    BuildError: no instances, unknown or duplicate instances, conflicting
-      output, or no example could be made.
+    BuildError: no instances, unknown or duplicate instances, instances
+      with different up axes, conflicting output, or no example could be
+      made.
   """
+  outputs.check_output_dir(output_dir, "output_dir")
   if not instances:
     raise BuildError("no instances to build a dataset from")
   labels = {c: i for i, c in enumerate(categories)}
@@ -236,6 +283,10 @@ def build(instances, categories, output_dir, config, source,
   duplicates = [n for n, k in names.items() if k > 1]
   if duplicates:
     raise BuildError(f"duplicate instances, e.g. {duplicates[0]}")
+  up_axes = sorted({i.up_axis for i in instances})
+  if len(up_axes) > 1:
+    raise BuildError(f"instances with different up axes {up_axes}: a dataset"
+                     " has one up axis")
   if examples_per_shard < 1:
     raise BuildError(f"examples_per_shard must be >= 1, got"
                      f" {examples_per_shard}")
@@ -276,11 +327,12 @@ def build(instances, categories, output_dir, config, source,
       "sphere_size": config.sphere_size,
       "views_per_instance": config.views_per_instance,
       "dof": config.dof,
+      "up_axis": up_axes[0],
       "anisotropic_scale": config.anisotropic_scale,
       "seed": config.seed,
       "source": source,
       "command_line": command_line,
       "fingerprint": fingerprint,
   }
-  write_json_atomic(os.path.join(output_dir, METADATA_FILE), metadata)
+  files.write_json_atomic(os.path.join(output_dir, METADATA_FILE), metadata)
   return metadata

@@ -54,8 +54,39 @@ def read_metadata(data_dir):
   return metadata
 
 
+def shard_problem(path, record):
+  """Why the shard `path` does not match its record (None: it matches).
+
+  The builder records each shard's size in bytes (a cheap check that
+  catches a truncated or damaged file) and its example count; records of
+  older builds, without the size, are checked by counting the examples.
+  """
+  try:
+    size = os.path.getsize(path)
+  except OSError as e:
+    return f"cannot read it ({e.strerror})"
+  if "bytes" in record:
+    if size != record["bytes"]:
+      return (f"{size} bytes, but its record says {record['bytes']}"
+              " (truncated or damaged)")
+    return None
+  expected = sum(record.get("examples_per_category", {}).values())
+  try:
+    count = int(tf.data.TFRecordDataset(path).reduce(
+        tf.constant(0, tf.int64), lambda n, _: n + 1))
+  except tf.errors.OpError as e:
+    return f"unreadable ({type(e).__name__}: {e.message.splitlines()[0]})"
+  if count != expected:
+    return f"{count} examples, but its record says {expected} (truncated)"
+  return None
+
+
 def shard_paths(data_dir, split, metadata=None):
-  """Paths of the shards of `split`, checked to exist."""
+  """Paths of the shards of `split`, checked against their records.
+
+  Raises:
+    DataError naming the first missing, truncated or damaged shard.
+  """
   metadata = metadata or read_metadata(data_dir)
   info = metadata["splits"].get(split)
   if not info or not info["examples"]:
@@ -68,6 +99,18 @@ def shard_paths(data_dir, split, metadata=None):
     raise DataError(f"{data_dir}: {len(missing)} shards listed in"
                     f" {example_schema.METADATA_FILE} are missing, e.g."
                     f" {missing[0]}")
+  for path in paths:
+    try:
+      with open(path + ".json", encoding="utf-8") as f:
+        record = json.load(f)
+    except (OSError, ValueError) as e:
+      raise DataError(f"{path}.json: cannot read the shard's record ({e});"
+                      " rerun tools/build_dataset.py with the same flags to"
+                      " rebuild it") from None
+    problem = shard_problem(path, record)
+    if problem:
+      raise DataError(f"{path}: {problem}; rerun tools/build_dataset.py with"
+                      " the same flags to rebuild it")
   return paths
 
 
@@ -81,12 +124,12 @@ def training_batches(data_dir, batch_size, seed, start_step=0):
   """
   return make_dataset(data_dir, "train", batch_size, shuffle=True,
                       deterministic=True, repeat=True, seed=seed,
-                      drop_remainder=True).skip(start_step)
+                      drop_remainder=True, skip_batches=start_step)
 
 
 def make_dataset(data_dir, split, batch_size, shuffle=True,
                  deterministic=False, repeat=False, seed=None,
-                 shuffle_buffer=2048, drop_remainder=False):
+                 shuffle_buffer=2048, drop_remainder=False, skip_batches=0):
   """Batched examples of one split (see the module docstring).
 
   Args:
@@ -100,6 +143,8 @@ def make_dataset(data_dir, split, batch_size, shuffle=True,
     seed: shuffle seed.
     shuffle_buffer: examples in the shuffle buffer.
     drop_remainder: drop a last, smaller batch (static batch size).
+    skip_batches: leave out this many first batches, skipped as serialized
+      records before decoding (a late resume reads but never decodes them).
 
   Returns:
     tf.data.Dataset of dicts: `image` float32 [B, S, S, 1] in [0, 1],
@@ -123,7 +168,7 @@ def make_dataset(data_dir, split, batch_size, shuffle=True,
   if repeat:
     examples = examples.repeat()
   batches = examples.batch(batch_size, drop_remainder=drop_remainder)
-  batches = batches.map(
+  batches = batches.skip(skip_batches).map(
       lambda serialized: example_schema.decode_batch(serialized, image_size,
                                                      sphere_size),
       num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)

@@ -8,10 +8,18 @@ result, raising `MeshError` naming the file and the problem.
 `normalize_mesh` centres a mesh on the centre of its bounding box and scales
 it so that its farthest vertex lies on the unit sphere: the ray caster
 (sph_embed.data.raycast) casts rays from that sphere, and the renderer
-(sph_embed.data.render) frames exactly that ball.  The bounding-box centre is used
-because it is cheap and robust to uneven tessellation (a vertex centroid is
-pulled toward densely meshed parts).  Normalise in the canonical frame,
+(sph_embed.data.render) frames exactly that ball.  The bounding-box centre is
+used because it is cheap and robust to uneven tessellation (a vertex centroid
+is pulled toward densely meshed parts).  Normalise in the canonical frame,
 before rotating: the bounding box of a rotated mesh has a different centre.
+
+The canonical frame is z up (DESIGN §1).  Sources with another up axis
+(ShapeNet and the shared furniture set are y up) are brought into it on load
+by `to_canonical_frame`, a proper rotation (determinant +1, never a
+mirroring axis swap) that maps the source's up axis to +z:
+* up axis y: Rx(+90°): (x, y, z) -> (x, -z, y);
+* up axis x: Ry(-90°): (x, y, z) -> (-z, y, x);
+* up axis z: the identity.
 """
 
 import logging
@@ -23,8 +31,35 @@ import trimesh
 from sph_embed.sphere import rotations
 
 
+UP_AXES = ("x", "y", "z")
+# Rotations mapping each up axis to +z (integer entries: exact in floats).
+_TO_Z_UP = {
+    "x": np.array([[0, 0, -1], [0, 1, 0], [1, 0, 0]], np.float64),
+    "y": np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]], np.float64),
+    "z": np.eye(3),
+}
+
+
+# Least surface area a mesh scaled into the unit ball may have (see
+# `normalize_mesh`).
+_MIN_NORMALIZED_AREA = 1e-8
+
+
 class MeshError(ValueError):
   """A mesh file cannot be read or does not hold a usable triangle mesh."""
+
+
+def up_axis_rotation(up_axis):
+  """The rotation [3, 3] that maps `up_axis` ("x", "y" or "z") to +z."""
+  if up_axis not in _TO_Z_UP:
+    raise ValueError(f"up axis must be one of {UP_AXES}, got {up_axis!r}")
+  return _TO_Z_UP[up_axis].copy()
+
+
+def to_canonical_frame(mesh, up_axis):
+  """`mesh` (z up already: itself) rotated so that `up_axis` points to +z."""
+  rotation = up_axis_rotation(up_axis)
+  return mesh if up_axis == "z" else rotate_mesh(mesh, rotation)
 
 
 def load_mesh(path):
@@ -79,7 +114,10 @@ def normalize_mesh(mesh):
   """Copy of `mesh` centred on its bounding-box centre, max radius 1.
 
   Raises:
-    MeshError: the mesh is degenerate (all vertices at one point).
+    MeshError: the mesh is degenerate: all vertices at one point, or (far-
+      away outlier vertices, e.g. at 1e10, or faces without area) next to
+      no surface left once scaled into the unit ball, which would render
+      as an empty view.
   """
   out = mesh.copy()
   out.apply_translation(-out.bounds.mean(axis=0))
@@ -87,6 +125,14 @@ def normalize_mesh(mesh):
   if not radius > 0:
     raise MeshError("cannot normalise a mesh whose vertices all coincide")
   out.apply_scale(1.0 / radius)
+  # A square of 1e-4 x 1e-4 of the unit ball is far below one pixel of a
+  # 64 x 64 view (and one ray-cast cell).
+  if not out.area > _MIN_NORMALIZED_AREA:
+    raise MeshError(
+        f"scaled into the unit ball (divided by {radius:.3g}) the mesh has"
+        f" surface area {out.area:.3g}: it has vertices far from the rest"
+        f" (coordinates up to {np.abs(mesh.vertices).max():.3g}) or faces"
+        " without area; remove the outlying vertices or fix the file")
   return out
 
 

@@ -17,7 +17,14 @@ the test split when a hash of its name falls below `test_fraction`, which
 keeps the split stable when instances are added or removed.
 
 The category order of a source (its class labels) is the order given by the
-caller if any, else sorted names (synthetic: sph_embed.data.synthetic.CATEGORIES).
+caller if any, else sorted names (synthetic:
+sph_embed.data.synthetic.CATEGORIES).
+
+Up axis: every instance records its source's up axis, and `Instance.load`
+rotates the mesh into the canonical z-up frame (meshes.to_canonical_frame).
+Defaults (`DEFAULT_UP_AXES`): synthetic and ModelNet z, ShapeNet y, list
+files z; a list file of y-up meshes (e.g. ../shared/meshes/furniture/list.txt)
+needs up_axis="y" (tools/build_dataset.py --up_axis=y).
 """
 
 import dataclasses
@@ -39,6 +46,8 @@ SHAPENET_SYNSETS = {
     "04090263": "rifle", "04256520": "sofa", "04379243": "table",
     "04401088": "telephone", "04530566": "watercraft",
 }
+DEFAULT_UP_AXES = {"synthetic": "z", "modelnet": "z", "shapenet": "y",
+                   "list": "z"}
 _SHAPENET_MODEL_FILES = ("model.obj", os.path.join("models",
                                                    "model_normalized.obj"))
 
@@ -55,6 +64,12 @@ class Instance:
   split: str
   path: str | None = None
   seed: int | None = None
+  up_axis: str = "z"  # The mesh's up axis, turned to +z on load.
+
+  def __post_init__(self):
+    if self.up_axis not in meshes.UP_AXES:
+      raise SourceError(f"instance {self.name}: up axis must be one of"
+                        f" {meshes.UP_AXES}, got {self.up_axis!r}")
 
   def describe(self):
     """How error messages name this instance."""
@@ -63,10 +78,12 @@ class Instance:
     return f"synthetic {self.category} seed {self.seed}"
 
   def load(self):
-    """The mesh, in its file's (or the canonical) frame, not normalised."""
+    """The mesh in the canonical (z-up) frame, not normalised."""
     if self.path is not None:
-      return meshes.load_mesh(self.path)
-    return synthetic.make_instance(self.category, self.seed)
+      mesh = meshes.load_mesh(self.path)
+    else:
+      mesh = synthetic.make_instance(self.category, self.seed)
+    return meshes.to_canonical_frame(mesh, self.up_axis)
 
 
 def _select(found, categories, what):
@@ -93,7 +110,8 @@ def _check_nonempty(instances, what):
   return instances
 
 
-def synthetic_instances(categories, train_per_category, test_per_category):
+def synthetic_instances(categories, train_per_category, test_per_category,
+                        up_axis=DEFAULT_UP_AXES["synthetic"]):
   """(categories, instances) of the synthetic source."""
   categories = _select(set(synthetic.CATEGORIES),
                        categories or synthetic.CATEGORIES, "synthetic source")
@@ -103,11 +121,12 @@ def synthetic_instances(categories, train_per_category, test_per_category):
                                 ("test", TEST_SEED_START, test_per_category)):
       for seed in range(start, start + count):
         instances.append(Instance(category, f"{category}_{seed:07d}", split,
-                                  seed=seed))
+                                  seed=seed, up_axis=up_axis))
   return categories, _check_nonempty(instances, "synthetic source")
 
 
-def modelnet_instances(root, categories=None):
+def modelnet_instances(root, categories=None,
+                       up_axis=DEFAULT_UP_AXES["modelnet"]):
   """(categories, instances) of a ModelNet40-style tree."""
   if not os.path.isdir(root):
     raise SourceError(f"ModelNet root {root}: not a directory")
@@ -128,11 +147,13 @@ def modelnet_instances(root, categories=None):
       for path in sorted(glob.glob(os.path.join(root, category, split,
                                                 "*.off"))):
         name = os.path.splitext(os.path.basename(path))[0]
-        instances.append(Instance(category, name, split, path=path))
+        instances.append(Instance(category, name, split, path=path,
+                                  up_axis=up_axis))
   return categories, _check_nonempty(instances, f"ModelNet root {root}")
 
 
-def shapenet_instances(root, categories=None, test_fraction=0.2):
+def shapenet_instances(root, categories=None, test_fraction=0.2,
+                       up_axis=DEFAULT_UP_AXES["shapenet"]):
   """(categories, instances) of a ShapeNet-style tree.
 
   `categories` may name synsets by id or by name.
@@ -159,11 +180,13 @@ def shapenet_instances(root, categories=None, test_fraction=0.2):
       if path is None:
         continue  # Not a model folder (e.g. a stray file).
       split = "test" if _in_test_split(model_id, test_fraction) else "train"
-      instances.append(Instance(category, model_id, split, path=path))
+      instances.append(Instance(category, model_id, split, path=path,
+                                up_axis=up_axis))
   return categories, _check_nonempty(instances, f"ShapeNet root {root}")
 
 
-def list_instances(list_file, categories=None, test_fraction=0.2):
+def list_instances(list_file, categories=None, test_fraction=0.2,
+                   up_axis=DEFAULT_UP_AXES["list"]):
   """(categories, instances) of a list file (see the module docstring)."""
   try:
     with open(list_file, encoding="utf-8") as f:
@@ -189,6 +212,6 @@ def list_instances(list_file, categories=None, test_fraction=0.2):
   instances = [
       Instance(category, name,
                "test" if _in_test_split(name, test_fraction) else "train",
-               path=path)
+               path=path, up_axis=up_axis)
       for category, name, path in entries if category in categories]
   return categories, _check_nonempty(instances, f"list file {list_file}")

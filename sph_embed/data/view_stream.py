@@ -41,22 +41,26 @@ def instances_from_metadata(metadata, split="train"):
 
   Returns:
     (categories, instances): the dataset's categories (label order) and the
-    source's instances of that split.
+    source's instances of that split, with the dataset's up axis.
   """
   source = metadata.get("source") or {}
   kind = source.get("kind")
   categories = metadata["categories"]
+  # Datasets built before the up axis was recorded loaded every mesh as is.
+  up_axis = metadata.get("up_axis", "z")
   if kind == "synthetic":
     _, instances = sources.synthetic_instances(
-        categories, source["train_instances"], source["test_instances"])
+        categories, source["train_instances"], source["test_instances"],
+        up_axis)
   elif kind == "modelnet":
-    _, instances = sources.modelnet_instances(source["input"], categories)
+    _, instances = sources.modelnet_instances(source["input"], categories,
+                                              up_axis)
   elif kind == "shapenet":
     _, instances = sources.shapenet_instances(
-        source["input"], categories, source["test_fraction"])
+        source["input"], categories, source["test_fraction"], up_axis)
   elif kind == "list":
     _, instances = sources.list_instances(source["input"], categories,
-                                          source["test_fraction"])
+                                          source["test_fraction"], up_axis)
   else:
     raise sources.SourceError(f"dataset source {source!r}: unknown kind,"
                               " cannot make views on the fly")

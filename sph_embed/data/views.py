@@ -1,9 +1,11 @@
 """The examples of one instance: random poses, rendered views, ray-cast maps.
 
-For each of `views_per_instance` poses R (uniform on SO(3) for 3DOF, a
-uniform viewing direction without roll for 2DOF; see sph_embed.sphere.rotations) an
-example holds the view of the mesh rotated by R and the ray-cast map of the
-same rotated mesh.  With anisotropic scaling on, each example's mesh is first
+The mesh is loaded in the canonical z-up frame (sources.Instance.load
+applies the source's up axis).  For each of `views_per_instance` poses R
+(uniform on SO(3) for 3DOF; for 2DOF a uniform viewing direction with the
+object upright in the image, see sph_embed.sphere.rotations) an example
+holds the view of the mesh rotated by R and the ray-cast map of the same
+rotated mesh.  With anisotropic scaling on, each example's mesh is first
 scaled along its canonical axes by factors uniform in [1 - s, 1 + s] and
 normalised again (the paper's augmentation).
 

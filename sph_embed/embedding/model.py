@@ -27,6 +27,11 @@ biases before batch norm):
   The result is exactly equivariant to longitude rolls (roll by r at n x n
   = roll by T r / n at T x T).
 
+The synthesis network (`sph_embed.synthesis.model`) is the same shape
+reversed in domain: `build_encoder` with `pad_fn=spherical_pad` reads DH
+maps, and `build_decoder(..., domain="image")` writes an image (reflect
+padding, 'same' transposed convs).
+
 Tensors are [batch, lat, lon, channels]; `tf.keras` is tf_keras (see
 `sph_embed/__init__.py`).
 """
@@ -68,10 +73,11 @@ class EmbeddingConfig:
     for field in dataclasses.fields(self):
       value = getattr(self, field.name)
       if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"EmbeddingConfig.{field.name} must be a positive"
-                         f" integer, got {value!r}")
+        raise ValueError(f"{type(self).__name__}.{field.name} must be a"
+                         f" positive integer, got {value!r}")
     if self.max_filters < self.base_filters:
-      raise ValueError(f"EmbeddingConfig: max_filters ({self.max_filters})"
+      raise ValueError(f"{type(self).__name__}: max_filters"
+                       f" ({self.max_filters})"
                        f" < base_filters ({self.base_filters})")
 
 
@@ -199,6 +205,14 @@ def spherical_conv2d_transpose(x, filters, kernel_size, strides, name,
                                  name=f"{name}_crop")(x)
 
 
+def image_conv2d_transpose(x, filters, kernel_size, strides, name,
+                           use_bias=False):
+  """Transposed conv on an image grid: n x n -> strides n x strides n."""
+  return keras.layers.Conv2DTranspose(
+      filters, kernel_size, strides=strides, padding="same",
+      use_bias=use_bias, kernel_initializer=_initializer(), name=name)(x)
+
+
 def building_block_v2(x, filters, strides, projection, pad_fn, name):
   """Official ResNet-v2 pre-activation building block (two 3 x 3 convs)."""
   shortcut = x
@@ -222,17 +236,21 @@ def block_layer(x, filters, blocks, strides, pad_fn, name):
   return keras.layers.Identity(name=name)(x)
 
 
-def build_encoder(config, image_size=64, channels=1):
-  """D x D x channels image -> 1 x 1 x latent_size (layers 'stage<i>')."""
+def build_encoder(config, image_size=64, channels=1, pad_fn=reflect_pad):
+  """D x D x channels input -> 1 x 1 x latent_size (layers 'stage<i>').
+
+  `pad_fn` pads the input of every k > 1 conv: `reflect_pad` for images,
+  `spherical_pad` for DH maps (the synthesis network's encoder).
+  """
   stages = num_encoder_stages(image_size)
   image = keras.Input((image_size, image_size, channels), name="image")
   x = conv2d_fixed_padding(image, config.base_filters, STEM_KERNEL, 2,
-                           reflect_pad, "stage0_conv")
+                           pad_fn, "stage0_conv")
   x = keras.layers.Identity(name="stage0")(x)
   for stage in range(1, stages):
     x = block_layer(x, encoder_filters(config, stage),
                     config.blocks_per_layer, 1 if stage == 1 else 2,
-                    reflect_pad, f"stage{stage}")
+                    pad_fn, f"stage{stage}")
   x = batch_norm_relu(x, "final_preact")
   # 2 x 2 -> 1 x 1: a 'valid' linear conv, nothing to pad.
   x = keras.layers.Conv2D(config.latent_size, x.shape[1], padding="valid",
@@ -242,8 +260,24 @@ def build_encoder(config, image_size=64, channels=1):
   return keras.Model(image, x, name="encoder")
 
 
-def build_spherical_decoder(config, target_size, channels):
-  """The decoder after its stem: 4 x 4 x F -> T x T x C, all on the sphere."""
+# What a decoder pads and upsamples with, by the domain of its output: DH
+# maps (pole-crossing padding, grid-aligned transposed convs) or images.
+DECODER_DOMAINS = {
+    "sphere": ("spherical_decoder", spherical_pad, spherical_conv2d_transpose),
+    "image": ("image_decoder", reflect_pad, image_conv2d_transpose),
+}
+
+
+def build_upsampler(config, target_size, channels, domain):
+  """The decoder after its stem: 4 x 4 x F -> T x T x C on `domain`'s grid.
+
+  'sphere' (the embedding network): all on the sphere.  'image' (the
+  synthesis network): the same layers with image padding.
+  """
+  if domain not in DECODER_DOMAINS:
+    raise ValueError(f"unknown decoder domain {domain!r}; choose from"
+                     f" {', '.join(sorted(DECODER_DOMAINS))}")
+  name, pad_fn, conv_transpose_fn = DECODER_DOMAINS[domain]
   stages = num_decoder_stages(target_size)
   inputs = keras.Input(
       (DECODER_START_SIZE, DECODER_START_SIZE,
@@ -251,18 +285,22 @@ def build_spherical_decoder(config, target_size, channels):
   x = inputs
   for stage in range(1, stages):
     filters = decoder_filters(config, stages, stage)
-    x = block_layer(x, filters, config.blocks_per_layer, 1, spherical_pad,
+    x = block_layer(x, filters, config.blocks_per_layer, 1, pad_fn,
                     f"up{stage}_blocks")
-    x = spherical_conv2d_transpose(x, filters, BLOCK_KERNEL, 2,
-                                   f"up{stage}_deconv")
+    x = conv_transpose_fn(x, filters, BLOCK_KERNEL, 2, f"up{stage}_deconv")
     x = batch_norm_relu(x, f"up{stage}_deconv")
-  x = spherical_conv2d_transpose(x, channels, STEM_KERNEL, 2, "output_deconv",
-                                 use_bias=True)
-  return keras.Model(inputs, x, name="spherical_decoder")
+  x = conv_transpose_fn(x, channels, STEM_KERNEL, 2, "output_deconv",
+                        use_bias=True)
+  return keras.Model(inputs, x, name=name)
 
 
-def build_decoder(config, target_size, channels):
-  """1 x 1 x latent_size -> T x T x channels spherical maps."""
+def build_spherical_decoder(config, target_size, channels):
+  """The decoder after its stem, all on the sphere: 4 x 4 x F -> T x T x C."""
+  return build_upsampler(config, target_size, channels, "sphere")
+
+
+def build_decoder(config, target_size, channels, domain="sphere"):
+  """1 x 1 x latent_size -> T x T x channels maps on `domain`'s grid."""
   stages = num_decoder_stages(target_size)
   latent = keras.Input((1, 1, config.latent_size), name="latent")
   # 1 x 1 -> 4 x 4: a dense map of the latent vector, nothing to pad.
@@ -271,7 +309,7 @@ def build_decoder(config, target_size, channels):
       padding="valid", use_bias=False, kernel_initializer=_initializer(),
       name="stem_deconv")(latent)
   x = batch_norm_relu(x, "stem_deconv")
-  x = build_spherical_decoder(config, target_size, channels)(x)
+  x = build_upsampler(config, target_size, channels, domain)(x)
   return keras.Model(latent, x, name="decoder")
 
 

@@ -46,32 +46,18 @@ _ARCHITECTURE_KEYS = ("embedding", "image_size", "target_size", "channels",
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
-  """Everything a training run needs (tools/train_embedding.py's flags)."""
+class EmbeddingTraining:
+  """The embedding network's own training settings (tools/train_embedding.py's
+  flags); those every trainer shares are a train_loop.LoopConfig."""
   hub_module: str
-  data_dir: str
-  model_dir: str
   output_key: str = "pose"
   embedding: embedding_model.EmbeddingConfig = dataclasses.field(
       default_factory=lambda: embedding_model.preset("paper"))
-  batch_size: int = 16
-  max_steps: int = 200_000
-  lr_boundaries: tuple = (80_000, 180_000)
-  lr_values: tuple = (1e-3, 2e-4, 4e-5)
-  momentum: float = 0.9
-  adam_epsilon: float = 1e-8
   huber_delta: float = 1.0
   views: str = "dataset"
   anisotropic_scale: float | None = None
   num_workers: int | None = None
-  strategy: str = "default"
-  checkpoint_every_minutes: float = 10.0
-  checkpoint_every_steps: int | None = None
-  keep_checkpoints: int = 2
-  log_every_steps: int = 100
-  eval_every_steps: int | None = 5000
   eval_examples: int | None = None
-  seed: int = 0
 
   def validate(self):
     """Raises ValueError naming the bad field."""
@@ -81,24 +67,10 @@ class TrainConfig:
     if self.views not in VIEW_SOURCES:
       raise ValueError(f"views must be one of {VIEW_SOURCES}, got"
                        f" {self.views!r}")
-    for name in ("batch_size", "max_steps", "log_every_steps",
-                 "keep_checkpoints"):
-      if getattr(self, name) < 1:
-        raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-    for name in ("eval_every_steps", "eval_examples", "num_workers",
-                 "checkpoint_every_steps"):
+    for name in ("eval_examples", "num_workers"):
       value = getattr(self, name)
       if value is not None and value < 1:
         raise ValueError(f"{name} must be >= 1 (or unset), got {value}")
-    if (self.checkpoint_every_minutes is not None and
-        not self.checkpoint_every_minutes > 0):
-      raise ValueError(f"checkpoint_every_minutes must be > 0 (or unset),"
-                       f" got {self.checkpoint_every_minutes}")
-    if not 0 <= self.momentum < 1:
-      raise ValueError(f"momentum (Adam beta_1) must be in [0, 1), got"
-                       f" {self.momentum}")
-    if not self.adam_epsilon > 0:
-      raise ValueError(f"adam_epsilon must be > 0, got {self.adam_epsilon}")
     if not self.huber_delta > 0:
       raise ValueError(f"huber_delta must be > 0, got {self.huber_delta}")
     if self.anisotropic_scale is not None and self.views != "on_the_fly":
@@ -147,19 +119,19 @@ def check_dataset(data_dir, teacher_grid):
   return metadata
 
 
-def model_spec(config, metadata, target_shape):
+def model_spec(settings, data_dir, metadata, target_shape):
   """The embedding_model.json contents of a run."""
   return {
       "version": SPEC_VERSION,
-      "embedding": dataclasses.asdict(config.embedding),
+      "embedding": dataclasses.asdict(settings.embedding),
       "image_size": metadata["image_size"],
       "target_size": target_shape[0],
       "channels": target_shape[2],
-      "output_key": config.output_key,
-      "hub_module": os.path.abspath(config.hub_module),
-      "data_dir": os.path.abspath(config.data_dir),
+      "output_key": settings.output_key,
+      "hub_module": os.path.abspath(settings.hub_module),
+      "data_dir": os.path.abspath(data_dir),
       "categories": metadata["categories"],
-      "huber_delta": config.huber_delta,
+      "huber_delta": settings.huber_delta,
   }
 
 
@@ -202,7 +174,7 @@ def restore_model(model_dir, checkpoint=None):
   """
   spec = read_model_spec(model_dir)
   if checkpoint is None:
-    checkpoint = tf.train.latest_checkpoint(
+    checkpoint = train_loop.latest_checkpoint(
         os.path.join(model_dir, "checkpoints"))
     if checkpoint is None:
       raise ValueError(f"{model_dir}/checkpoints: no checkpoint")
@@ -258,19 +230,19 @@ def make_eval_fn(model, teacher, data_dir, batch_size, delta,
   return eval_fn
 
 
-def make_dataset_fn(config, metadata):
+def make_dataset_fn(config, settings, metadata):
   """start_step -> the training batches from that step on (endless)."""
-  if config.views == "on_the_fly":
+  if settings.views == "on_the_fly":
     categories, instances = view_stream.instances_from_metadata(metadata)
     scale = (metadata.get("anisotropic_scale", 0.0)
-             if config.anisotropic_scale is None
-             else config.anisotropic_scale)
+             if settings.anisotropic_scale is None
+             else settings.anisotropic_scale)
     stream = view_stream.ViewStream(
         instances, categories,
         views.ViewConfig(dof=metadata["dof"], anisotropic_scale=scale,
                          image_size=metadata["image_size"],
                          sphere_size=metadata["sphere_size"]),
-        config.batch_size, seed=config.seed, num_workers=config.num_workers)
+        config.batch_size, seed=config.seed, num_workers=settings.num_workers)
     logging.info("Views made on the fly from %d train instances,"
                  " anisotropic scale %.3g", len(instances), scale)
     return stream.dataset
@@ -279,11 +251,13 @@ def make_dataset_fn(config, metadata):
                            config.batch_size, config.seed)
 
 
-def train(config, after_step=None):
-  """Trains (or resumes training) as `config` says.
+def train(config, settings, after_step=None):
+  """Trains (or resumes training) as the configs say.
 
   Args:
-    config: TrainConfig.
+    config: train_loop.LoopConfig (data, run directory, schedule, ...); its
+      max_steps must be set.
+    settings: EmbeddingTraining (teacher, network, loss, views).
     after_step: optional callback(step) after each step (tests use it to
       interrupt a run).
 
@@ -295,44 +269,42 @@ def train(config, after_step=None):
     input_pipeline.DataError) naming the flag, file or setting at fault.
   """
   config.validate()
-  schedule = train_loop.learning_rate_schedule(config.lr_boundaries,
-                                             config.lr_values)
+  settings.validate()
+  if config.max_steps is None:
+    raise ValueError("max_steps must be set (the embedding network has no"
+                     " epochs)")
   tf.keras.utils.set_random_seed(config.seed)
   strategy = train_loop.make_strategy(config.strategy)
   with strategy.scope():
-    teacher, target_shape = load_teacher(config.hub_module,
-                                         config.output_key)
+    teacher, target_shape = load_teacher(settings.hub_module,
+                                         settings.output_key)
     metadata = check_dataset(config.data_dir,
                              teacher_export.INPUT_SHAPE[1])
-    spec = model_spec(config, metadata, target_shape)
+    spec = model_spec(settings, config.data_dir, metadata, target_shape)
     _check_resume(config.model_dir, spec)
     model = build_model(spec)
     # The legacy optimizer is TF1's AdamOptimizer (the original's; epsilon
     # is the paper's "epsilon hat"), and its update traces in seconds where
     # the new one XLA-compiles for ~10 s on a CPU (BUILD_NOTES.md).
     optimizer = tf.keras.optimizers.legacy.Adam(
-        learning_rate=schedule, beta_1=config.momentum,
+        learning_rate=config.learning_rate(), beta_1=config.adam_beta1,
         epsilon=config.adam_epsilon)
   logging.info("Embedding network %s: %d parameters, %d x %d image -> %s"
                " (teacher output %r); training views: %s (dataset built"
-               " with anisotropic scale %s)", config.embedding,
+               " with anisotropic scale %s)", settings.embedding,
                model.count_params(), metadata["image_size"],
-               metadata["image_size"], list(target_shape), config.output_key,
-               config.views, metadata.get("anisotropic_scale"))
+               metadata["image_size"], list(target_shape),
+               settings.output_key, settings.views,
+               metadata.get("anisotropic_scale"))
   result = train_loop.train(
       strategy=strategy, model=model, optimizer=optimizer,
-      loss_fn=make_loss_fn(teacher, config.huber_delta),
-      dataset_fn=make_dataset_fn(config, metadata),
-      num_steps=config.max_steps, model_dir=config.model_dir,
-      metric_names=("relative_error",),
-      checkpoint_every_steps=config.checkpoint_every_steps,
-      checkpoint_every_minutes=config.checkpoint_every_minutes,
-      keep_checkpoints=config.keep_checkpoints,
-      log_every_steps=config.log_every_steps,
+      loss_fn=make_loss_fn(teacher, settings.huber_delta),
+      dataset_fn=make_dataset_fn(config, settings, metadata),
+      num_steps=config.max_steps, metric_names=("relative_error",),
       eval_fn=make_eval_fn(model, teacher, config.data_dir,
-                           config.batch_size, config.huber_delta,
-                           config.eval_examples),
-      eval_every_steps=config.eval_every_steps, after_step=after_step)
+                           config.batch_size, settings.huber_delta,
+                           settings.eval_examples),
+      after_step=after_step, **config.train_arguments())
   steps = result.final_step - result.start_step
   if steps and result.seconds > 0:
     logging.info("Trained steps %d..%d in %.0f s: %.1f images/s (including"

@@ -15,15 +15,16 @@ One file holds N views.  Keys (README.md, "Embeddings file (.npz)"):
 Other keys are ignored.  Every problem (missing key, wrong shape or dtype,
 NaN or infinite values, non-square or non-DH maps, inconsistent N, not
 rotation matrices) raises ValueError naming the file and the key.  Writes
-are atomic: a temporary file in the same directory, then a rename.
+are atomic (sph_embed.common.files).
 """
 
 import os
-import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
+from sph_embed.common import files
 from sph_embed.sphere import rotations as rotations_lib
 from sph_embed.sphere import dh_grid
 
@@ -135,17 +136,7 @@ def save_embeddings(path, embeddings, rotations, category, instance,
   if images is not None:
     arrays["images"] = np.asarray(images)
   validate(arrays, path)
-  directory = os.path.dirname(os.path.abspath(path))
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_",
-                             suffix=os.path.basename(path))
-  try:
-    with os.fdopen(fd, "wb") as f:
-      np.savez_compressed(f, **arrays)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+  files.save_npz_atomic(path, **arrays)
 
 
 def load_embeddings(path):
@@ -174,6 +165,11 @@ def load_embeddings(path):
       if key in data.files:
         try:
           arrays[key] = data[key]
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+          # A damaged member: its CRC, compression or length is wrong.
+          raise ValueError(f"{path}: key '{key}': damaged in the archive"
+                           f" ({type(e).__name__}: {e}); write the file"
+                           " again (tools/save_embeddings.py)") from None
         except ValueError as e:
           raise ValueError(f"{path}: key '{key}': cannot be read without"
                            f" pickle (object array?): {e}") from None

@@ -10,7 +10,9 @@ instance id and a pose R (the object is rotated by R before rendering):
   ground truth assumes meshes aligned within a category).
 
 A pair (i, j) asks for R_rel with R_j = R_rel R_i, i.e. R_j R_i^T.  Errors
-are geodesic angles in degrees; for symmetric classes min(err, 180 - err).
+are geodesic angles in degrees; for the categories named as symmetric (the
+paper: airplanes only) min(err, 180 - err), and the table says which
+categories were scored that way.
 Metrics: median error, acc@15 and acc@30 (% of pairs with error below 15 /
 30 degrees).  Cases that cannot produce a pair (an instance with one view
 under IB, a category with one instance under CB) are returned as skip
@@ -91,10 +93,23 @@ def true_relative_rotations(rotations, pairs):
                                          rotations[pairs[:, 1]])
 
 
-def pose_errors(estimated, truth, symmetric=False):
-  """Geodesic errors in degrees; min(err, 180 - err) if symmetric."""
+def pose_errors(estimated, truth, categories=None, symmetric_categories=()):
+  """Geodesic errors in degrees, folded for symmetric categories.
+
+  Args:
+    estimated, truth: rotations [P, 3, 3].
+    categories: [P] category of each pair (needed if symmetric_categories).
+    symmetric_categories: names whose pairs score min(err, 180 - err).
+  """
   errors = rotations_lib.geodesic_degrees(estimated, truth)
-  return np.minimum(errors, 180.0 - errors) if symmetric else errors
+  if not symmetric_categories:
+    return errors
+  if categories is None:
+    raise ValueError("pose_errors: symmetric_categories needs the pairs'"
+                     " categories")
+  folded = np.isin(np.asarray(categories).astype(str),
+                   list(symmetric_categories))
+  return np.where(folded, np.minimum(errors, 180.0 - errors), errors)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,32 +119,47 @@ class Summary:
   pairs: int
   median: float
   accuracy: tuple  # % of pairs below each of THRESHOLDS
+  # Scored up to symmetry, min(err, 180 - err): "yes", "no", or "mixed"
+  # (the overall row of a table with both kinds of category).
+  symmetric: str = "no"
 
 
-def summarize(categories, errors):
-  """Per-category rows (sorted by name) and an "overall" row."""
-  categories = np.asarray(categories)
+def summarize(categories, errors, symmetric_categories=()):
+  """Per-category rows (sorted by name) and an "overall" row.
+
+  `symmetric_categories` are the categories whose `errors` were folded
+  (pose_errors); the rows record it.
+  """
+  categories = np.asarray(categories).astype(str)
   errors = np.asarray(errors, dtype=np.float64)
+  folded = np.isin(categories, list(symmetric_categories))
 
-  def row(name, values):
+  def row(name, values, flags):
+    symmetric = ("yes" if flags.all() else "no" if not flags.any()
+                 else "mixed")
     return Summary(name, int(values.size), float(np.median(values)),
                    tuple(float(100.0 * np.mean(values < t))
-                         for t in THRESHOLDS))
+                         for t in THRESHOLDS), symmetric)
 
-  rows = [row(str(c), errors[categories == c])
+  rows = [row(c, errors[categories == c], folded[categories == c])
           for c in sorted(set(categories.tolist()))]
   if errors.size:
-    rows.append(row("overall", errors))
+    rows.append(row("overall", errors, folded))
   return rows
 
 
 def format_table(rows):
-  """The paper-style table as text."""
+  """The paper-style table as text, with a column saying which rows were
+  scored up to symmetry."""
   width = max([len("category")] + [len(r.name) for r in rows])
   header = (f"{'category':<{width}}  {'pairs':>6}  {'median err (deg)':>16}"
-            + "".join(f"  {f'acc@{t:g} (%)':>11}" for t in THRESHOLDS))
+            + "".join(f"  {f'acc@{t:g} (%)':>11}" for t in THRESHOLDS)
+            + f"  {'symmetric':>9}")
   lines = [header, "-" * len(header)]
   for r in rows:
     lines.append(f"{r.name:<{width}}  {r.pairs:>6d}  {r.median:>16.2f}"
-                 + "".join(f"  {a:>11.1f}" for a in r.accuracy))
+                 + "".join(f"  {a:>11.1f}" for a in r.accuracy)
+                 + f"  {r.symmetric:>9}")
+  if any(r.symmetric != "no" for r in rows):
+    lines.append("symmetric = yes: error scored as min(err, 180 - err)")
   return "\n".join(lines)

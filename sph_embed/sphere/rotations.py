@@ -7,14 +7,25 @@ intrinsic 'ZYZ'.  The relative pose of views in poses R1, R2 is
 R_rel = R2 R1^T.
 
 The camera (see sph_embed.data.render) sits on the +z axis looking at the
-origin, so an in-plane roll of the image is a left-multiplied Rz.  2DOF
-poses therefore have no left Rz factor: R = Ry(beta) Rz(gamma), with the
-viewing direction R^T z uniform on the sphere.
+origin, image right = +x, image up = +y, so an in-plane roll of the image is
+a left-multiplied Rz and a world vector v appears in the image along
+(v_x, v_y).  The viewing direction of a pose R, i.e. where the camera sits
+in the object's frame, is R^T e_z.
+
+2DOF poses (DESIGN §1, "Views"): the viewing direction is uniform on the
+sphere, and the object is upright in the image with no roll: its canonical
+up axis e_z (meshes enter the pipeline z up, see sph_embed.data.meshes)
+appears along the image's +y axis, i.e. (R e_z)_x = 0 and (R e_z)_y >= 0.
+For the viewing direction d = (sin t cos p, sin t sin p, cos t) that pose is
+R = Rz(-pi/2) Ry(-t) Rz(-p) (`upright_rotations`); then R e_z =
+(0, sin t, cos t).  Looking straight down or up (t = 0 or pi) the up axis
+points at the camera and the roll is left at that formula's value.
 """
 
 import warnings
 
 import numpy as np
+from scipy import stats
 from scipy.spatial import transform
 
 
@@ -48,17 +59,37 @@ def random_rotations(count, dof=3, seed=None):
   Args:
     count: number of rotations.
     dof: 3 for uniform (Haar) rotations on SO(3); 2 for a uniform viewing
-      direction with no in-plane roll, R = Ry(beta) Rz(gamma).
+      direction with the object upright in the image (`upright_rotations`).
     seed: int, None or np.random.Generator.
   """
   rng = np.random.default_rng(seed)
   if dof == 3:
     return transform.Rotation.random(count, random_state=rng).as_matrix()
   if dof == 2:
-    beta = np.arccos(rng.uniform(-1.0, 1.0, count))
-    gamma = rng.uniform(0.0, 2 * np.pi, count)
-    return matrix_from_zyz(np.zeros(count), beta, gamma)
+    directions = stats.uniform_direction(3).rvs(count, random_state=rng)
+    return upright_rotations(np.reshape(directions, (count, 3)))
   raise ValueError(f"dof must be 2 or 3, got {dof!r}")
+
+
+def upright_rotations(view_directions):
+  """2DOF poses seeing the object from `view_directions`, upright.
+
+  Args:
+    view_directions: [..., 3] unit vectors: where the camera sits in the
+      object's canonical (z-up) frame.
+
+  Returns:
+    [..., 3, 3] rotations R with R^T e_z = direction and the up axis e_z
+    seen along the image's +y axis: R = Rz(-pi/2) Ry(-t) Rz(-p) for the
+    direction's colatitude t and longitude p (module docstring).
+  """
+  directions = np.asarray(view_directions, dtype=np.float64)
+  colatitude = np.arccos(np.clip(directions[..., 2], -1.0, 1.0))
+  longitude = np.arctan2(directions[..., 1], directions[..., 0])
+  # R^T = Rz(p) Ry(t) Rz(pi/2): its third column (the camera) is the
+  # direction, and its first (image right) is horizontal.
+  return np.swapaxes(matrix_from_zyz(longitude, colatitude, np.pi / 2),
+                     -1, -2)
 
 
 def geodesic_degrees(r_a, r_b):

@@ -12,21 +12,21 @@ reusable SavedModel interface, so that
 works inside tf_keras models; and a `manifest.json` describing it (grid,
 bandwidth, output shapes, training data, accuracy, command, date).
 
-`export_teacher` is atomic: the module is written to a temporary directory
-next to `export_dir` and renamed into place only when complete; an existing
-module is moved aside first and deleted after the rename, so `export_dir`
-never holds a half-written module (it is briefly absent during the swap).
+`export_teacher` is atomic (sph_embed.common.files.atomic_directory): the
+module is written to a temporary directory next to `export_dir` and renamed
+into place only when complete; an existing module is moved aside first and
+deleted after the rename, so `export_dir` never holds a half-written module
+(it is briefly absent during the swap).
 """
 
 import datetime
 import json
 import os
-import shutil
-import tempfile
 
 import tensorflow as tf
 import tensorflow_hub as hub
 
+from sph_embed.common import files
 from sph_embed.sphere import dh_grid
 from sph_embed.teacher import model as teacher_model
 
@@ -104,38 +104,15 @@ def export_teacher(model, export_dir, manifest):
   text = json.dumps(full_manifest, indent=2, sort_keys=True) + "\n"
 
   export_dir = os.path.abspath(os.fspath(export_dir))
-  parent, name = os.path.split(export_dir)
-  os.makedirs(parent, exist_ok=True)
-  staging = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent)
-  try:
-    module = _TeacherModule(model)
-    tf.saved_model.save(module, staging)
-    with open(os.path.join(staging, MANIFEST), "w", encoding="utf-8") as f:
-      f.write(text)
-    _swap_into_place(staging, export_dir)
-  except BaseException:
-    shutil.rmtree(staging, ignore_errors=True)
-    raise
-  return full_manifest
-
-
-def _swap_into_place(staging, export_dir):
-  """Renames `staging` to `export_dir`, replacing an existing directory."""
-  parent, name = os.path.split(export_dir)
-  if not os.path.lexists(export_dir):
-    os.rename(staging, export_dir)
-    return
-  if not os.path.isdir(export_dir):
+  if os.path.lexists(export_dir) and not os.path.isdir(export_dir):
     raise ModuleError(f"{export_dir}: exists and is not a directory; refusing"
                       " to replace it")
-  old = tempfile.mkdtemp(prefix=f".{name}.old-", dir=parent)
-  os.rename(export_dir, os.path.join(old, name))
-  try:
-    os.rename(staging, export_dir)
-  except BaseException:
-    os.rename(os.path.join(old, name), export_dir)
-    raise
-  shutil.rmtree(old, ignore_errors=True)
+  os.makedirs(os.path.dirname(export_dir), exist_ok=True)
+  with files.atomic_directory(export_dir) as staging:
+    tf.saved_model.save(_TeacherModule(model), staging)
+    with open(os.path.join(staging, MANIFEST), "w", encoding="utf-8") as f:
+      f.write(text)
+  return full_manifest
 
 
 def read_manifest(path):

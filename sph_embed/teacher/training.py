@@ -30,8 +30,8 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from sph_embed.common import files
 from sph_embed.data import input_pipeline
-from sph_embed.data import dataset
 from sph_embed.teacher import model as teacher_model
 from sph_embed.training import loop as train_loop
 
@@ -42,38 +42,20 @@ SPEC_VERSION = 1
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
-  """Everything a training run needs (tools/train_teacher.py's flags)."""
-  data_dir: str
-  model_dir: str
+class TeacherTraining:
+  """The teacher's own training settings (tools/train_teacher.py's flags);
+  those every trainer shares are a train_loop.LoopConfig."""
   architecture: str = "spherical"
   network: teacher_model.TeacherConfig = teacher_model.TeacherConfig()
-  batch_size: int = 16
-  epochs: int = 15
-  max_steps: int | None = None  # Overrides epochs when set.
-  lr_boundaries: tuple = ()
-  lr_values: tuple = (1e-3,)
-  strategy: str = "default"
-  seed: int = 0
-  checkpoint_every_steps: int | None = None
-  checkpoint_every_minutes: float | None = 5.0
-  keep_checkpoints: int = 3
-  log_every_steps: int = 100
-  eval_every_steps: int | None = None
-  command: str = ""
+  epochs: int = 15  # Over the train split; LoopConfig.max_steps overrides.
 
   def validate(self):
     if self.architecture not in ARCHITECTURES:
       raise ValueError(f"architecture must be one of {ARCHITECTURES}, got"
                        f" {self.architecture!r}")
-    if self.batch_size < 1:
-      raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
     if self.epochs < 1:
       raise ValueError(f"epochs must be >= 1, got {self.epochs}")
-    if self.max_steps is not None and self.max_steps < 1:
-      raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
     self.network.validate()
-    train_loop.learning_rate_schedule(self.lr_boundaries, self.lr_values)
     return self
 
 
@@ -129,7 +111,7 @@ def restore_model(model_dir):
   spec, config = read_spec(model_dir)
   model = build_model(spec["architecture"], config, len(spec["categories"]))
   checkpoints = os.path.join(model_dir, "checkpoints")
-  latest = tf.train.latest_checkpoint(checkpoints)
+  latest = train_loop.latest_checkpoint(checkpoints)
   if latest is None:
     raise ValueError(f"{checkpoints}: no checkpoint to restore")
   tf.train.Checkpoint(model=model).restore(latest).expect_partial()
@@ -179,8 +161,8 @@ def evaluate(model, data_dir, split="test", batch_size=64, categories=None):
           "confusion": confusion.tolist()}
 
 
-def _update_results(model_dir, config, result, evaluation, metadata):
-  path = os.path.join(model_dir, RESULTS_FILE)
+def _update_results(config, architecture, result, evaluation, metadata):
+  path = os.path.join(config.model_dir, RESULTS_FILE)
   previous = {}
   if os.path.isfile(path):
     with open(path, encoding="utf-8") as f:
@@ -191,7 +173,7 @@ def _update_results(model_dir, config, result, evaluation, metadata):
       "seconds": round(result.seconds, 1),
       "finished": time.strftime("%Y-%m-%d %H:%M:%S")}]
   results = {
-      "architecture": config.architecture,
+      "architecture": architecture,
       "test_accuracy": evaluation["accuracy"],
       "test_examples": evaluation["examples"],
       "per_category_accuracy": evaluation["per_category"],
@@ -208,23 +190,24 @@ def _update_results(model_dir, config, result, evaluation, metadata):
                            for s, i in metadata["splits"].items()},
       "runs": runs,
   }
-  dataset.write_json_atomic(path, results)
+  files.write_json_atomic(path, results)
   return results
 
 
-def steps_for(config, metadata):
-  """Total steps: max_steps, or epochs over the train split."""
+def steps_for(config, epochs, metadata):
+  """Total steps: config.max_steps, or `epochs` over the train split."""
   if config.max_steps is not None:
     return config.max_steps
   examples = metadata["splits"]["train"]["examples"]
-  return config.epochs * max(1, examples // config.batch_size)
+  return epochs * max(1, examples // config.batch_size)
 
 
-def train(config, after_step=None):
-  """Trains (or resumes) as `config` says, then evaluates on the test split.
+def train(config, teacher=TeacherTraining(), after_step=None):
+  """Trains (or resumes) as the configs say, then evaluates on the test split.
 
   Args:
-    config: TrainConfig.
+    config: train_loop.LoopConfig (data, run directory, schedule, ...).
+    teacher: TeacherTraining (architecture, widths, epochs).
     after_step: optional callback(step) after each step (tests use it to
       interrupt a run).
 
@@ -232,24 +215,25 @@ def train(config, after_step=None):
     (model, train_loop.TrainResult, results dict as in results.json).
   """
   config.validate()
+  teacher.validate()
   metadata = check_dataset(config.data_dir)
   if "test" not in metadata["splits"]:
     raise input_pipeline.DataError(f"{config.data_dir}: no test split to"
                                " evaluate on")
-  schedule = train_loop.learning_rate_schedule(config.lr_boundaries,
-                                             config.lr_values)
   tf.keras.utils.set_random_seed(config.seed)
   strategy = train_loop.make_strategy(config.strategy)
-  spec = model_spec(config.architecture, config.network, metadata,
+  spec = model_spec(teacher.architecture, teacher.network, metadata,
                     config.data_dir)
   train_loop.write_or_check_run_spec(
       os.path.join(config.model_dir, SPEC_FILE), spec,
       ("architecture", "teacher", "categories"))
   with strategy.scope():
-    model = build_model(config.architecture, config.network,
+    model = build_model(teacher.architecture, teacher.network,
                         len(metadata["categories"]))
-    optimizer = tf.keras.optimizers.Adam(learning_rate=schedule)
-  num_steps = steps_for(config, metadata)
+    optimizer = tf.keras.optimizers.Adam(
+        learning_rate=config.learning_rate(), beta_1=config.adam_beta1,
+        epsilon=config.adam_epsilon)
+  num_steps = steps_for(config, teacher.epochs, metadata)
   logging.info("%s: %d parameters, %d steps of batch %d (%d train examples)",
                model.name, model.count_params(), num_steps,
                config.batch_size, metadata["splits"]["train"]["examples"])
@@ -268,17 +252,13 @@ def train(config, after_step=None):
   result = train_loop.train(
       strategy=strategy, model=model, optimizer=optimizer, loss_fn=_loss_fn,
       dataset_fn=dataset_fn, num_steps=num_steps,
-      model_dir=config.model_dir, metric_names=("accuracy",),
-      checkpoint_every_steps=config.checkpoint_every_steps,
-      checkpoint_every_minutes=config.checkpoint_every_minutes,
-      keep_checkpoints=config.keep_checkpoints,
-      log_every_steps=config.log_every_steps,
+      metric_names=("accuracy",),
       eval_fn=eval_fn if config.eval_every_steps else None,
-      eval_every_steps=config.eval_every_steps, after_step=after_step)
+      after_step=after_step, **config.train_arguments())
   evaluation = (evaluations.get(result.final_step) or
                 evaluate(model, config.data_dir))
   logging.info("Test accuracy (held-out instances, random poses): %.4f on"
                " %d examples", evaluation["accuracy"], evaluation["examples"])
-  results = _update_results(config.model_dir, config, result, evaluation,
+  results = _update_results(config, teacher.architecture, result, evaluation,
                             metadata)
   return model, result, results

@@ -23,19 +23,31 @@ from `start_step` on (`data_input.training_batches` for a dataset split:
 seeded, deterministic, repeated, skipped to the step), so a run interrupted
 and restarted trains on the same batches and ends with the same variables
 as an uninterrupted one.
+
+SIGTERM or Ctrl-C (SIGINT) ends training after the current step with a
+checkpoint of that step and `TrainingInterrupted` (exit status 128 + the
+signal's number, one logged line); rerunning the command resumes there.
+A checkpoint directory with damaged files is recovered or refused (see
+`Checkpointer`), never silently restarted from step 0.
 """
 
 import dataclasses
+import glob
 import json
 import math
 import os
+import re
+import signal
+import sys
+import threading
 import time
 
-from absl import app
 from absl import logging
 import tensorflow as tf
+import tqdm
 
-from sph_embed.data import dataset
+from sph_embed.common import files
+from sph_embed.common import outputs
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
@@ -93,18 +105,68 @@ def learning_rate_schedule(boundaries, values):
                                                               values)
 
 
-def parse_list_flag(flag, kind):
-  """An absl list flag's values as a tuple of `kind` (int, float).
+@dataclasses.dataclass(frozen=True)
+class LoopConfig:
+  """The settings every trainer shares (sph_embed.training.flags defines
+  their flags, one per field, and builds this from them).
 
-  Raises:
-    app.UsageError naming the flag when a value does not parse.
+  The trainers' own settings (network widths, loss, teacher, ...) are in
+  their own config types, next to this one.
   """
-  try:
-    return tuple(kind(v) for v in flag.value)
-  except ValueError:
-    raise app.UsageError(f"--{flag.name}: expected a comma-separated list of"
-                         f" {kind.__name__}s, got {','.join(flag.value)}"
-                         ) from None
+  data_dir: str  # Dataset: the train split trains, the test split evaluates.
+  model_dir: str  # Checkpoints, TensorBoard scalars, the run's spec.
+  batch_size: int = 16  # Global batch.
+  max_steps: int | None = None  # Total steps; None: the trainer's default.
+  lr_boundaries: tuple = ()
+  lr_values: tuple = (1e-3,)
+  adam_beta1: float = 0.9
+  adam_epsilon: float = 1e-7
+  strategy: str = "default"
+  seed: int = 0
+  checkpoint_every_steps: int | None = None
+  checkpoint_every_minutes: float | None = 10.0
+  keep_checkpoints: int = 3
+  log_every_steps: int = 100
+  eval_every_steps: int | None = None  # None: evaluate at the end only.
+  command: str = ""  # The command line, recorded with the run's results.
+
+  def validate(self):
+    """Returns self; ValueError whose message starts with the bad field
+    (or, for the learning rates, with "learning rate schedule")."""
+    if self.strategy not in STRATEGIES:
+      raise ValueError(f"strategy must be one of {STRATEGIES}, got"
+                       f" {self.strategy!r}")
+    for name in ("batch_size", "keep_checkpoints", "log_every_steps"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+    for name in ("max_steps", "eval_every_steps", "checkpoint_every_steps"):
+      value = getattr(self, name)
+      if value is not None and value < 1:
+        raise ValueError(f"{name} must be >= 1 (or unset), got {value}")
+    if (self.checkpoint_every_minutes is not None and
+        not self.checkpoint_every_minutes > 0):
+      raise ValueError(f"checkpoint_every_minutes must be > 0 (or unset),"
+                       f" got {self.checkpoint_every_minutes}")
+    if not 0 <= self.adam_beta1 < 1:
+      raise ValueError(f"adam_beta1 must be in [0, 1), got {self.adam_beta1}")
+    if not self.adam_epsilon > 0:
+      raise ValueError(f"adam_epsilon must be > 0, got {self.adam_epsilon}")
+    learning_rate_schedule(self.lr_boundaries, self.lr_values)
+    return self
+
+  def learning_rate(self):
+    """The piecewise-constant learning rate (`learning_rate_schedule`)."""
+    return learning_rate_schedule(self.lr_boundaries, self.lr_values)
+
+  def train_arguments(self):
+    """The keyword arguments of `train` that this config sets."""
+    return dict(
+        model_dir=self.model_dir,
+        checkpoint_every_steps=self.checkpoint_every_steps,
+        checkpoint_every_minutes=self.checkpoint_every_minutes,
+        keep_checkpoints=self.keep_checkpoints,
+        log_every_steps=self.log_every_steps,
+        eval_every_steps=self.eval_every_steps)
 
 
 def read_run_spec(path, version, hint):
@@ -145,9 +207,10 @@ def write_or_check_run_spec(path, spec, keys):
     ValueError naming the file and the keys that differ.
   """
   spec = json.loads(json.dumps(spec))  # Tuples become lists, as when read.
+  outputs.check_output_dir(os.path.dirname(path) or ".", "model_dir")
   if not os.path.exists(path):
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    dataset.write_json_atomic(path, spec)
+    files.write_json_atomic(path, spec)
     return None
   previous = read_run_spec(path, spec["version"], "")
   changed = [k for k in keys if previous.get(k) != spec[k]]
@@ -169,6 +232,116 @@ def _is_chief(strategy):
            "chief" not in resolver.cluster_spec().as_dict()))
 
 
+class CheckpointError(ValueError):
+  """The checkpoints of a run cannot be restored (named in the message)."""
+
+
+_CHECKPOINT_INDEX = re.compile(r"ckpt-(\d+)\.index")
+# What a checkpoint found unreadable is renamed to: out of the way of
+# tf.train.latest_checkpoint and of this class, but kept for inspection.
+CORRUPT_SUFFIX = ".corrupt"
+
+
+def _checkpoints_on_disk(directory):
+  """Path prefixes of the ckpt-<step> checkpoints in `directory`, newest first."""
+  found = []
+  for path in glob.glob(os.path.join(glob.escape(directory), "ckpt-*.index")):
+    match = _CHECKPOINT_INDEX.fullmatch(os.path.basename(path))
+    if match:
+      found.append((int(match.group(1)), path[:-len(".index")]))
+  return [prefix for _, prefix in sorted(found, reverse=True)]
+
+
+def _state_file_problem(directory):
+  """Why `directory`/checkpoint cannot be used (None: it can, or is absent).
+
+  tf.train.get_checkpoint_state raises UnicodeDecodeError on binary bytes
+  and returns None (a warning only) on unparsable text; both must not turn
+  a run with checkpoints into a fresh start.
+  """
+  path = os.path.join(directory, "checkpoint")
+  if not os.path.exists(path):
+    return None
+  try:
+    with open(path, "rb") as f:
+      f.read().decode("utf-8")
+  except UnicodeDecodeError:
+    return "binary garbage, not a checkpoint state file"
+  except OSError as e:
+    return f"cannot read it ({e.strerror})"
+  state = tf.train.get_checkpoint_state(directory)
+  if state is None or not state.model_checkpoint_path:
+    return "not a valid checkpoint state file"
+  if not tf.io.gfile.exists(_absolute(directory, state.model_checkpoint_path)
+                            + ".index"):
+    return f"names {state.model_checkpoint_path}, which does not exist"
+  return None
+
+
+def _absolute(directory, prefix):
+  return prefix if os.path.isabs(prefix) else os.path.join(directory, prefix)
+
+
+def _checkpoint_problem(prefix):
+  """Why the checkpoint `prefix` cannot be read (None: every tensor reads).
+
+  Reading every tensor checks the index and the data files (sizes and
+  checksums), before anything is assigned to the model.
+  """
+  try:
+    reader = tf.train.load_checkpoint(prefix)
+    for name in reader.get_variable_to_shape_map():
+      reader.get_tensor(name)
+  except Exception as e:  # pylint: disable=broad-except
+    # The reader raises OpError, IndexError, ValueError... for damaged files.
+    lines = str(e).strip().splitlines() or [type(e).__name__]
+    return f"{type(e).__name__}: {lines[0]}"
+  return None
+
+
+def latest_checkpoint(directory):
+  """The newest readable checkpoint in `directory` (for reading a run).
+
+  Unlike tf.train.latest_checkpoint, a damaged state file is not fatal (it
+  raises UnicodeDecodeError on binary bytes) and a damaged newest
+  checkpoint is skipped, each with a warning naming it; nothing is
+  changed on disk (training's `Checkpointer.restore` repairs).
+
+  Returns:
+    The path prefix, or None when the directory holds no checkpoint.
+
+  Raises:
+    CheckpointError: checkpoints exist, but none can be read.
+  """
+  on_disk = _checkpoints_on_disk(directory)
+  problem = _state_file_problem(directory)
+  if problem and on_disk:
+    logging.warning("%s: %s; using the checkpoints on disk",
+                    os.path.join(directory, "checkpoint"), problem)
+  for prefix in on_disk:
+    problem = _checkpoint_problem(prefix)
+    if problem is None:
+      return prefix
+    logging.warning("%s: damaged checkpoint (%s); trying the previous one",
+                    prefix, problem)
+  if on_disk:
+    raise CheckpointError(f"{directory}: none of its {len(on_disk)}"
+                          " checkpoints can be read")
+  return None
+
+
+def _move_aside(prefix):
+  """Renames every file of the checkpoint `prefix` to *.corrupt."""
+  for path in glob.glob(glob.escape(prefix) + ".*"):
+    if not path.endswith(CORRUPT_SUFFIX):
+      os.replace(path, path + CORRUPT_SUFFIX)
+
+
+def _is_multi_worker(strategy):
+  resolver = getattr(strategy, "cluster_resolver", None)
+  return bool(resolver is not None and resolver.task_type)
+
+
 class Checkpointer:
   """tf.train.CheckpointManager with step- and time-based saving.
 
@@ -177,11 +350,17 @@ class Checkpointer:
   `keep`, and restores the newest one on `restore()`.  Under a multi-worker
   strategy only the chief writes to `directory`; other workers write to a
   scratch folder (required, as every worker must take part in a save).
+
+  A directory with checkpoints never silently starts again from step 0: a
+  damaged state file (`checkpoint`) is rebuilt from the ckpt-* files on
+  disk, and a damaged newest checkpoint is moved aside (*.corrupt) for the
+  previous one, each with a one-line warning naming the file; when no
+  checkpoint can be read, `restore` raises CheckpointError.
   """
 
   def __init__(self, directory, step, strategy=None, keep=3, every_steps=None,
                every_minutes=None, **objects):
-    """Creates the manager; call `restore()` before training.
+    """Prepares the manager; call `restore()` before saving.
 
     Args:
       directory: checkpoint directory (created if missing).
@@ -206,23 +385,75 @@ class Checkpointer:
     if not _is_chief(strategy):
       directory = os.path.join(
           directory, f"worker_{strategy.cluster_resolver.task_id}_scratch")
+    self._directory = directory
+    self._keep = keep
     self._checkpoint = tf.train.Checkpoint(step=step, **objects)
-    self._manager = tf.train.CheckpointManager(self._checkpoint, directory,
-                                               max_to_keep=keep)
+    # Made by `restore`, once the state file is known to be readable (the
+    # manager reads it on creation).
+    self._manager = None
     self._last_step = None
     self._last_time = time.monotonic()
 
   @property
   def latest(self):
     """Path prefix of the newest checkpoint, or None."""
-    return self._manager.latest_checkpoint
+    return self._manager.latest_checkpoint if self._manager else None
 
   def restore(self):
-    """Restores the newest checkpoint if any; returns the restored step."""
-    latest = self._manager.latest_checkpoint
-    if latest:
-      self._checkpoint.restore(latest).assert_existing_objects_matched()
-      logging.info("Restored %s (step %d)", latest, int(self._step.numpy()))
+    """Restores the newest readable checkpoint; returns the restored step.
+
+    Raises:
+      CheckpointError naming the directory when it holds checkpoints of
+      which none can be read, or the checkpoint when it does not fit the
+      objects (another model).
+    """
+    directory = self._directory
+    on_disk = _checkpoints_on_disk(directory)
+    chosen = None
+    for prefix in on_disk:
+      problem = _checkpoint_problem(prefix)
+      if problem is None:
+        chosen = prefix
+        break
+      logging.warning("%s: damaged checkpoint (%s); moved aside as *%s,"
+                      " using the previous one", prefix, problem,
+                      CORRUPT_SUFFIX)
+      _move_aside(prefix)
+    if on_disk and chosen is None:
+      raise CheckpointError(
+          f"{directory}: none of its {len(on_disk)} checkpoints can be read"
+          f" (now *{CORRUPT_SUFFIX}); move the directory away to start from"
+          " step 0, or put back a good checkpoint")
+    state_problem = _state_file_problem(directory)
+    state = None if state_problem else tf.train.get_checkpoint_state(directory)
+    if chosen and (state is None or chosen != _absolute(
+        directory, state.model_checkpoint_path)):
+      if state_problem:
+        logging.warning("%s: %s; rebuilt it from the checkpoints on disk"
+                        " (newest readable: %s)",
+                        os.path.join(directory, "checkpoint"), state_problem,
+                        os.path.basename(chosen))
+      kept = [p for p in reversed(on_disk)
+              if os.path.exists(p + ".index")][-self._keep:]
+      tf.compat.v1.train.update_checkpoint_state(
+          directory, chosen, all_model_checkpoint_paths=kept)
+    elif not chosen and state_problem:
+      # No checkpoint to lose: the state file goes, the run starts afresh.
+      logging.warning("%s: %s and no checkpoint beside it; starting from"
+                      " step 0", os.path.join(directory, "checkpoint"),
+                      state_problem)
+      os.remove(os.path.join(directory, "checkpoint"))
+    self._manager = tf.train.CheckpointManager(
+        self._checkpoint, directory, max_to_keep=self._keep)
+    if chosen:
+      try:
+        self._checkpoint.restore(chosen).assert_existing_objects_matched()
+      except (AssertionError, ValueError) as e:
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise CheckpointError(
+            f"{chosen}: does not fit this model ({first}); use another"
+            " model directory or the settings it was trained with") from None
+      logging.info("Restored %s (step %d)", chosen, int(self._step.numpy()))
     self._last_step = int(self._step.numpy())
     self._last_time = time.monotonic()
     return self._last_step
@@ -233,6 +464,8 @@ class Checkpointer:
     Triggers fire only once the step has moved since the last save or
     restore; the same step is never saved twice.
     """
+    if self._manager is None:
+      raise RuntimeError("Checkpointer.restore() must run before saving")
     step = int(self._step.numpy())
     if self._last_step is None:
       self._last_step = step
@@ -277,31 +510,50 @@ class ScalarWriter:
 
 
 class Progress:
-  """Periodic progress log: step/total, steps per second, ETA, metrics."""
+  """Training progress through tqdm, as the dataset builder and correlate.
+
+  On a terminal: a live tqdm bar (steps, rate, ETA, the latest metrics).
+  Every `every_steps` steps: one line in tqdm's format with the metrics,
+  printed above the bar on a terminal and logged otherwise (a pipe, a log
+  file), so that a run's history reads the same in both.
+  """
 
   def __init__(self, total_steps, every_steps=100, start_step=0,
-               prefix="train"):
+               prefix="train", live=None):
+    """`live`: show the bar (default: when stderr is a terminal)."""
     self._total = int(total_steps)
     self._every = max(1, int(every_steps))
     self._prefix = prefix
     self._start_step = int(start_step)
     self._start_time = time.monotonic()
+    self._bar = tqdm.tqdm(
+        total=self._total, initial=self._start_step, desc=prefix,
+        unit="step", file=sys.stderr, dynamic_ncols=True,
+        disable=not (sys.stderr.isatty() if live is None else live))
+
+  def advance(self):
+    """One step done."""
+    self._bar.update()
 
   def due(self, step):
     return step % self._every == 0 or step >= self._total
 
   def log(self, step, metrics):
-    """Logs one line; returns it (for tests and tools)."""
-    elapsed = time.monotonic() - self._start_time
-    done = step - self._start_step
-    rate = done / elapsed if elapsed > 0 else 0.0
-    eta = (self._total - step) / rate if rate > 0 else float("nan")
-    values = " ".join(f"{k}={float(v):.4g}" for k, v in metrics.items())
-    line = (f"{self._prefix} step {step}/{self._total}"
-            f" ({100.0 * step / max(1, self._total):.1f}%) {rate:.2f} steps/s"
-            f" elapsed {elapsed:.0f}s eta {eta:.0f}s {values}")
-    logging.info(line)
+    """Reports the metrics at `step`; returns the line (for tests)."""
+    values = ", ".join(f"{k}={float(v):.4g}" for k, v in metrics.items())
+    line = tqdm.tqdm.format_meter(
+        n=step, total=self._total, elapsed=time.monotonic() - self._start_time,
+        ncols=0, prefix=self._prefix, unit="step", postfix=values,
+        initial=self._start_step)
+    if self._bar.disable:
+      logging.info("%s", line)
+    else:
+      self._bar.set_postfix_str(values, refresh=False)
+      self._bar.write(line, file=sys.stderr)
     return line
+
+  def close(self):
+    self._bar.close()
 
 
 @dataclasses.dataclass
@@ -311,6 +563,64 @@ class TrainResult:
   final_step: int
   seconds: float
   last_metrics: dict
+
+
+class TrainingInterrupted(SystemExit):
+  """SIGTERM or SIGINT stopped training; the step reached was saved first.
+
+  A SystemExit, so that a tool ends with the logged one-line message and
+  the exit status a shell gives a process killed by the signal (128 + its
+  number), without a traceback.
+  """
+
+  def __init__(self, signum, step, path):
+    super().__init__(128 + signum)
+    self.signal_name = signal.Signals(signum).name
+    self.step = step
+    self.path = path
+
+
+class _StopOnSignal:
+  """Turns the first SIGTERM/SIGINT into a request to stop after the step.
+
+  The previous handlers come back at the first signal, so a second Ctrl-C
+  interrupts at once.  Only the main thread can set handlers; elsewhere, and
+  under a multi-worker strategy (where a save needs every worker, not only
+  the one that got the signal), signals keep their usual effect.
+  """
+
+  def __init__(self, enabled):
+    self.received = None
+    self._enabled = enabled and (
+        threading.current_thread() is threading.main_thread())
+    self._previous = {}
+
+  def batches(self, dataset):
+    """The elements of `dataset`, ending early once a signal came.
+
+    The handlers are set while this generator runs and restored when it
+    ends (or is closed, or `restore` is called).
+    """
+    if self._enabled:
+      for signum in (signal.SIGTERM, signal.SIGINT):
+        self._previous[signum] = signal.signal(signum, self._handle)
+    try:
+      for batch in dataset:
+        if self.received is not None:
+          return
+        yield batch
+    finally:
+      self.restore()
+
+  def _handle(self, signum, frame):
+    del frame  # Unused.
+    self.received = signum
+    self.restore()
+
+  def restore(self):
+    for signum, handler in self._previous.items():
+      signal.signal(signum, handler)
+    self._previous = {}
 
 
 def make_train_step(strategy, model, optimizer, loss_fn, metrics):
@@ -389,6 +699,7 @@ def train(*, strategy, model, optimizer, loss_fn, dataset_fn, num_steps,
   """
   if num_steps < 0:
     raise ValueError(f"num_steps must be >= 0, got {num_steps}")
+  outputs.check_output_dir(model_dir, "model_dir")
   with strategy.scope():
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     metrics = {name: tf.keras.metrics.Mean(name)
@@ -416,12 +727,14 @@ def train(*, strategy, model, optimizer, loss_fn, dataset_fn, num_steps,
     return results
 
   current = start_step
+  stop = _StopOnSignal(enabled=not _is_multi_worker(strategy))
   if current < num_steps:
     dataset = strategy.experimental_distribute_dataset(dataset_fn(current))
-    for batch in dataset:
+    for batch in stop.batches(dataset):
       train_step(batch)
       step.assign_add(1)
       current += 1
+      progress.advance()
       if progress.due(current):
         last_metrics = {name: m.result().numpy()
                         for name, m in metrics.items()}
@@ -439,15 +752,27 @@ def train(*, strategy, model, optimizer, loss_fn, dataset_fn, num_steps,
             {f"eval_{k}": v for k, v in evaluate(current).items()})
       if current >= num_steps:
         break
-    if current < num_steps:
+    stop.restore()
+    if current < num_steps and stop.received is None:
       logging.warning("The dataset ended at step %d before num_steps=%d",
                       current, num_steps)
+  if stop.received is not None:
+    path = checkpointer.maybe_save(force=True) or checkpointer.latest
+    interrupted = TrainingInterrupted(stop.received, current, path)
+    logging.warning("%s at step %d: saved %s; run the same command again to"
+                    " resume from there", interrupted.signal_name, current,
+                    path)
+    train_writer.close()
+    eval_writer.close()
+    progress.close()
+    raise interrupted
   checkpointer.maybe_save(force=True)
   if eval_fn is not None:
     last_metrics.update({f"eval_{k}": v
                          for k, v in evaluate(current).items()})
   train_writer.close()
   eval_writer.close()
+  progress.close()
   return TrainResult(start_step=start_step, final_step=current,
                      seconds=time.monotonic() - start_time,
                      last_metrics=last_metrics)

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 import trimesh
 
+from sph_embed.common import files
 from sph_embed.data import input_pipeline
 from sph_embed.data import dataset
 from sph_embed.data import meshes
@@ -21,8 +22,6 @@ from sph_embed.data import sources
 from sph_embed.data import synthetic
 from sph_embed.data import views
 from tests import mesh_test_util
-
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _raw_examples(output_dir, split):
@@ -68,6 +67,10 @@ class _CountingMaker:
     return self._make(task)
 
 
+def _temp_files(directory):
+  return [n for n in os.listdir(directory) if files.is_temp_file(n)]
+
+
 class BuildTest(tf.test.TestCase):
 
   def test_examples_match_their_meshes(self):
@@ -81,7 +84,7 @@ class BuildTest(tf.test.TestCase):
     self.assertEqual((metadata["image_size"], metadata["sphere_size"]),
                      (32, 16))
     self.assertEmpty(metadata["skipped"])
-    self.assertEmpty(glob.glob(os.path.join(output, "*.tmp")))
+    self.assertEmpty(_temp_files(output))
     self.assertLen(metadata["splits"]["train"]["shards"], 4)
     self.assertEqual(metadata["splits"]["test"]["shards"],
                      ["test-00000-of-00002.tfrecord",
@@ -121,18 +124,22 @@ class BuildTest(tf.test.TestCase):
     with mock.patch.object(views, "make_examples_or_error", interrupted):
       with self.assertRaises(KeyboardInterrupt):
         mesh_test_util.build_tiny_synthetic(output)
-    # Three one-instance shards are done; the fourth is a .tmp file that no
-    # reader accepts (there is no dataset.json yet).
+    # Three one-instance shards are done; the fourth's partial file went
+    # with the interruption, and no reader accepts the directory (there is
+    # no dataset.json yet).
     self.assertLen(glob.glob(os.path.join(output, "*.tfrecord")), 3)
-    self.assertLen(glob.glob(os.path.join(output, "*.tfrecord.tmp")), 1)
+    self.assertEmpty(_temp_files(output))
     with self.assertRaisesRegex(input_pipeline.DataError, "not a finished"):
       input_pipeline.read_metadata(output)
+    # What a SIGKILL leaves behind: the resumed build deletes it.
+    mesh_test_util.write_file(
+        output, ".train-00003-of-00004.tfrecord.tmp-0123456789ab", "partial")
     resumed = _CountingMaker()
     with mock.patch.object(views, "make_examples_or_error", resumed):
       metadata = mesh_test_util.build_tiny_synthetic(output)
     self.assertEqual(resumed.calls, 6 - 3)
     self.assertEqual(_shard_bytes(output), _shard_bytes(reference))
-    self.assertEmpty(glob.glob(os.path.join(output, "*.tmp")))
+    self.assertEmpty(_temp_files(output))
     self.assertEqual(metadata["splits"]["train"]["examples"], 8)
     # A finished build is not redone.
     again = _CountingMaker()
@@ -150,6 +157,20 @@ class BuildTest(tf.test.TestCase):
                                                    overwrite=True)
     self.assertEqual(metadata["seed"], 99)
     self.assertLen(glob.glob(os.path.join(output, "*.tfrecord")), 6)
+
+  def test_up_axis_is_recorded_and_part_of_the_build(self):
+    output = mesh_test_util.temp_dir(self)
+    metadata = mesh_test_util.build_tiny_synthetic(output, ("chair",), 1, 0)
+    self.assertEqual(metadata["up_axis"], "z")
+    categories, y_up = sources.synthetic_instances(["chair"], 1, 0, "y")
+    with self.assertRaisesRegex(dataset.BuildError, "different build"):
+      dataset.build(y_up, categories, output, mesh_test_util.TINY_CONFIG, {},
+                    num_workers=0, progress=False)
+    mixed = y_up + [dataclasses.replace(y_up[0], name="z_up", up_axis="z")]
+    with self.assertRaisesRegex(dataset.BuildError,
+                                r"different up axes \['y', 'z'\]"):
+      dataset.build(mixed, categories, output, mesh_test_util.TINY_CONFIG,
+                    {}, num_workers=0, progress=False)
 
   def test_bad_files_are_skipped_and_listed(self):
     directory = mesh_test_util.temp_dir(self)
@@ -187,13 +208,12 @@ class BuildTest(tf.test.TestCase):
       dataset.build([], categories, os.path.join(directory, "out"),
                     mesh_test_util.TINY_CONFIG, {}, progress=False)
 
-  def test_real_modelnet_meshes(self):
+  def test_real_modelnet_style_meshes(self):
     root = mesh_test_util.temp_dir(self)
-    for name, split in (("chair_0890", "train"), ("bed_0001", "test")):
+    for name, split in (("chair_0001", "train"), ("bed_0001", "test")):
       path = os.path.join(root, name.split("_")[0], split, name + ".off")
       os.makedirs(os.path.dirname(path))
-      os.symlink(mesh_test_util.shared_mesh(
-          os.path.join("modelnet40", name + ".off")), path)
+      os.symlink(mesh_test_util.off_sample(name), path)
     categories, instances = sources.modelnet_instances(root)
     metadata = dataset.build(instances, categories,
                              os.path.join(root, "out"),
@@ -208,9 +228,11 @@ class BuildTest(tf.test.TestCase):
 class BuildToolTest(tf.test.TestCase):
 
   def _run(self, *flags):
-    env = dict(os.environ, PYTHONPATH=_REPO, TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, PYTHONPATH=mesh_test_util.REPO_ROOT,
+               TF_CPP_MIN_LOG_LEVEL="2")
     return subprocess.run(
-        [sys.executable, os.path.join(_REPO, "tools", "build_dataset.py"),
+        [sys.executable,
+         os.path.join(mesh_test_util.REPO_ROOT, "tools", "build_dataset.py"),
          "--num_workers=0", "--views_per_instance=1", "--image_size=16",
          "--sphere_size=8", *flags], capture_output=True, text=True, env=env,
         timeout=300, check=False)
@@ -232,6 +254,40 @@ class BuildToolTest(tf.test.TestCase):
     lenient = self._run(*flags)
     self.assertEqual(lenient.returncode, 0, lenient.stderr[-2000:])
     self.assertIn("skipped 1 instances", lenient.stdout)
+
+  def test_y_up_mesh_matches_the_same_mesh_turned_z_up(self):
+    # One asymmetric mesh saved y up, and its vertices turned z up by hand
+    # (an exact rotation: a signed permutation of the coordinates).
+    mesh = trimesh.util.concatenate([mesh_test_util.offset_ellipsoid(),
+                                     trimesh.creation.box((0.2, 0.9, 0.3))])
+    root = mesh_test_util.temp_dir(self)
+    outputs = {}
+    for up_axis, vertices in (
+        ("y", mesh.vertices),
+        ("z", mesh.vertices @ meshes.up_axis_rotation("y").T)):
+      directory = os.path.join(root, up_axis)
+      os.makedirs(os.path.join(directory, "thing"))
+      trimesh.Trimesh(vertices, mesh.faces, process=False).export(
+          os.path.join(directory, "thing", "a.off"))
+      list_file = mesh_test_util.write_file(directory, "list.txt",
+                                            "thing/a.off thing\n")
+      outputs[up_axis] = os.path.join(directory, "out")
+      result = self._run(
+          "--source=list", f"--input={list_file}", "--test_fraction=0",
+          f"--up_axis={up_axis}", "--dof=2", "--views_per_instance=3",
+          "--image_size=32", "--sphere_size=16",
+          f"--output_dir={outputs[up_axis]}")
+      self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+    for up_axis, output in outputs.items():
+      self.assertEqual(input_pipeline.read_metadata(output)["up_axis"],
+                       up_axis)
+    y_up, z_up = (_raw_examples(outputs[a], "train") for a in ("y", "z"))
+    self.assertLen(y_up, 3)
+    for converted, reference in zip(y_up, z_up):
+      self.assertAllEqual(converted["rotation"], reference["rotation"])
+      self.assertAllEqual(converted["image"], reference["image"])
+      self.assertAllClose(converted["sphere"], reference["sphere"],
+                          atol=1e-6)
 
 
 if __name__ == "__main__":

@@ -16,26 +16,42 @@ _TRIANGLE_OFF = "3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n"
 
 class LoadMeshTest(tf.test.TestCase, parameterized.TestCase):
 
-  @parameterized.parameters(*mesh_test_util.MODELNET_SAMPLES)
-  def test_loads_modelnet_off(self, name):
-    path = mesh_test_util.shared_mesh(os.path.join("modelnet40",
-                                                   name + ".off"))
+  @parameterized.parameters(*mesh_test_util.OFF_SAMPLES)
+  def test_loads_off(self, name):
+    path = mesh_test_util.off_sample(name)
     mesh = meshes.load_mesh(path)
     raw = trimesh.load(path, process=False)
     self.assertIsInstance(mesh, trimesh.Trimesh)
     self.assertLen(mesh.faces, len(raw.faces))
-    # Only referenced vertices are kept (flower_pot has many unreferenced).
     self.assertLen(np.unique(mesh.faces), len(mesh.vertices))
-    used = raw.vertices[np.unique(raw.faces)]
-    self.assertAllClose(mesh.bounds, [used.min(0), used.max(0)])
+    self.assertAllClose(mesh.bounds, raw.bounds)
 
-  def test_loads_shapenet_obj_without_materials(self):
-    path = mesh_test_util.shared_mesh(mesh_test_util.SHAPENET_SAMPLE)
+  def test_unreferenced_vertices_are_dropped(self):
+    # Common in ModelNet: stray vertices would distort the bounding box.
+    raw = trimesh.load(mesh_test_util.off_sample("chair_0001"),
+                       process=False)
+    stray = np.vstack([raw.vertices, [[50.0, 50.0, 50.0], [-9.0, 0.0, 0.0]]])
+    path = os.path.join(mesh_test_util.temp_dir(self), "stray.off")
+    trimesh.Trimesh(stray, raw.faces, process=False).export(path)
+    mesh = meshes.load_mesh(path)
+    self.assertLen(mesh.faces, len(raw.faces))
+    self.assertLen(mesh.vertices, len(raw.vertices))
+    self.assertAllClose(mesh.bounds, raw.bounds)
+
+  def test_loads_obj_whose_materials_are_missing(self):
+    # ShapeNet's OBJ files name a model.mtl (and textures) that is often not
+    # shipped; the geometry must still load.
+    with open(mesh_test_util.OBJ_SAMPLE, encoding="utf-8") as f:
+      text = f.read()
+    path = mesh_test_util.write_file(
+        mesh_test_util.temp_dir(self), "model.obj",
+        "mtllib model.mtl\nusemtl material_0\n" + text)
     self.assertFalse(os.path.exists(os.path.join(os.path.dirname(path),
                                                  "model.mtl")))
     mesh = meshes.load_mesh(path)
-    self.assertGreater(len(mesh.faces), 1000)
-    self.assertTrue(np.isfinite(mesh.vertices).all())
+    raw = trimesh.load(mesh_test_util.OBJ_SAMPLE, process=False)
+    self.assertLen(mesh.faces, len(raw.faces))
+    self.assertAllClose(mesh.bounds, raw.bounds)
 
   def test_malformed_off_header_on_one_line(self):
     tmp = mesh_test_util.temp_dir(self)
@@ -134,6 +150,32 @@ class TransformTest(tf.test.TestCase):
   def test_rotate_rejects_non_rotation(self):
     with self.assertRaisesRegex(ValueError, "orthonormal"):
       meshes.rotate_mesh(self._mesh(), np.diag([1.0, 1.0, -1.0]))
+
+
+class CanonicalFrameTest(tf.test.TestCase, parameterized.TestCase):
+
+  @parameterized.parameters(("x", "y", -90.0), ("y", "x", 90.0),
+                            ("z", "z", 0.0))
+  def test_up_axis_rotation_is_the_documented_proper_rotation(
+      self, up_axis, scipy_axis, degrees):
+    rotation = meshes.up_axis_rotation(up_axis)
+    self.assertAllClose(np.linalg.det(rotation), 1.0)  # Not a mirror.
+    self.assertAllClose(rotation @ np.eye(3)["xyz".index(up_axis)],
+                        [0.0, 0.0, 1.0])
+    self.assertAllClose(rotation, transform.Rotation.from_euler(
+        scipy_axis, degrees, degrees=True).as_matrix(), atol=1e-12)
+
+  def test_to_canonical_frame_rotates_a_y_up_mesh_z_up(self):
+    # A tall box standing along y, shifted along +y.
+    mesh = trimesh.creation.box((0.2, 2.0, 0.4))
+    mesh.apply_translation((0.0, 3.0, 0.0))
+    canonical = meshes.to_canonical_frame(mesh, "y")
+    self.assertAllClose(canonical.extents, [0.2, 0.4, 2.0])
+    self.assertAllClose(canonical.bounds.mean(axis=0), [0.0, 0.0, 3.0])
+    self.assertAllClose(mesh.bounds.mean(axis=0), [0.0, 3.0, 0.0])
+    self.assertIs(meshes.to_canonical_frame(mesh, "z"), mesh)
+    with self.assertRaisesRegex(ValueError, "up axis must be one of.*'w'"):
+      meshes.to_canonical_frame(mesh, "w")
 
 
 if __name__ == "__main__":

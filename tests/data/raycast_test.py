@@ -1,7 +1,5 @@
 """Tests for sph_embed.data.raycast (spherical ray-cast maps)."""
 
-import os
-
 from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
@@ -20,12 +18,9 @@ from tests import mesh_test_util
 # after a low-pass to degree 7): measured <= 0.037, see BUILD_NOTES.md.
 _SHAPE_EQUIVARIANCE_BOUND = 0.06
 _LOW_PASS_DEGREE = 7
-# Real shared meshes (64 x 64 maps, low-passed to degree 15): measured
-# <= 0.044 (chair_0890), see BUILD_NOTES.md.
+# Vendored real meshes (64 x 64 maps, low-passed to degree 15): measured
+# <= 0.046 (bed_0001), see BUILD_NOTES.md.
 _REAL_MESH_EQUIVARIANCE_BOUND = 0.06
-_REAL_MESHES = tuple(os.path.join("modelnet40", name + ".off")
-                     for name in mesh_test_util.MODELNET_SAMPLES) + (
-                         mesh_test_util.SHAPENET_SAMPLE,)
 
 
 def _relative_error(estimate, reference):
@@ -128,17 +123,17 @@ class RaycastTest(tf.test.TestCase, parameterized.TestCase):
     self.assertLess(max(errors), _SHAPE_EQUIVARIANCE_BOUND)
     self.assertLess(max(errors), 0.7 * min(wrong_errors))
 
-  @parameterized.parameters(*_REAL_MESHES)
-  def test_equivariance_of_real_meshes(self, relative_path):
-    mesh = meshes.normalize_mesh(meshes.load_mesh(
-        mesh_test_util.shared_mesh(relative_path)))
+  @parameterized.parameters(*mesh_test_util.real_mesh_paths())
+  def test_equivariance_of_real_meshes(self, path):
+    mesh = meshes.normalize_mesh(meshes.load_mesh(path))
     errors, wrong_errors = equivariance_errors(mesh, n=64, degree=15)
     self.assertLess(max(errors), _REAL_MESH_EQUIVARIANCE_BOUND)
     self.assertLess(max(errors), 0.8 * min(wrong_errors))
 
   def test_real_mesh(self):
-    path = mesh_test_util.shared_mesh(os.path.join("modelnet40",
-                                                   "chair_0890.off"))
+    # An open chair: about half of the rays miss (the other samples enclose
+    # their bounding-box centre, so every ray hits them).
+    path = mesh_test_util.OBJ_SAMPLE
     depth = raycast.raycast(meshes.normalize_mesh(meshes.load_mesh(path)), 32)
     self.assertTrue(np.all((depth >= 0) & (depth <= 1)))
     self.assertBetween(np.mean(depth < 1), 0.1, 0.9)

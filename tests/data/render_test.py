@@ -18,8 +18,6 @@ from sph_embed.sphere import rotations
 from sph_embed.data import synthetic
 from tests import mesh_test_util
 
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def _projected_silhouette(mesh, rotation, size):
   """Mask of a convex mesh seen by a pinhole camera at (0, 0, d), up +y."""
@@ -43,7 +41,8 @@ def _iou(a, b):
 
 
 def _run_python(code):
-  env = dict(os.environ, PYTHONPATH=_REPO, TF_CPP_MIN_LOG_LEVEL="2")
+  env = dict(os.environ, PYTHONPATH=mesh_test_util.REPO_ROOT,
+             TF_CPP_MIN_LOG_LEVEL="2")
   return subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
                         capture_output=True, text=True, env=env, timeout=300,
                         check=False)
@@ -131,12 +130,8 @@ class RenderTest(tf.test.TestCase, parameterized.TestCase):
     self._assert_centred_and_repeatable(
         meshes.normalize_mesh(synthetic.make_instance(category, 3)))
 
-  @parameterized.parameters(
-      *(os.path.join("modelnet40", name + ".off")
-        for name in mesh_test_util.MODELNET_SAMPLES),
-      mesh_test_util.SHAPENET_SAMPLE)
-  def test_every_real_mesh_is_centred_and_repeatable(self, relative_path):
-    path = mesh_test_util.shared_mesh(relative_path)
+  @parameterized.parameters(*mesh_test_util.real_mesh_paths())
+  def test_every_real_mesh_is_centred_and_repeatable(self, path):
     self._assert_centred_and_repeatable(
         meshes.normalize_mesh(meshes.load_mesh(path)))
 
@@ -158,7 +153,7 @@ class TensorFlowProcessTest(tf.test.TestCase):
     result = _run_python("""
         import tensorflow as tf
         import numpy as np
-        from sph_embed import meshes, render, synthetic
+        from sph_embed.data import meshes, render, synthetic
         mesh = meshes.normalize_mesh(synthetic.make_instance("car", 0))
         image = render.render_view(mesh, np.eye(3))
         total = tf.reduce_sum(tf.constant(image, tf.int64))
@@ -171,7 +166,7 @@ class TensorFlowProcessTest(tf.test.TestCase):
   def test_tensorflow_after_render_is_a_clear_error(self):
     result = _run_python("""
         import numpy as np
-        from sph_embed import meshes, render, synthetic
+        from sph_embed.data import meshes, render, synthetic
         mesh = meshes.normalize_mesh(synthetic.make_instance("car", 0))
         render.render_view(mesh, np.eye(3))
         try:

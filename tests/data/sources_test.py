@@ -3,14 +3,16 @@
 import os
 
 import tensorflow as tf
+import trimesh
 
+from sph_embed.data import meshes
 from sph_embed.data import sources
 from sph_embed.data import synthetic
 from tests import mesh_test_util
 
 
 def _link(source, *destination):
-  """Symlinks a shared mesh into a test tree (the file is never copied)."""
+  """Symlinks a vendored mesh into a test tree."""
   path = os.path.join(*destination)
   os.makedirs(os.path.dirname(path), exist_ok=True)
   os.symlink(source, path)
@@ -45,20 +47,19 @@ class ModelNetSourceTest(tf.test.TestCase):
   def setUp(self):
     super().setUp()
     self.root = mesh_test_util.temp_dir(self)
-    for name, split in (("bed_0001", "train"), ("chair_0890", "train"),
-                        ("stool_0002", "test")):
-      shared = mesh_test_util.shared_mesh(
-          os.path.join("modelnet40", name + ".off"))
-      _link(shared, self.root, name.split("_")[0], split, name + ".off")
+    for name, split in (("bed_0001", "train"), ("chair_0001", "train"),
+                        ("sofa_0001", "test")):
+      _link(mesh_test_util.off_sample(name), self.root, name.split("_")[0],
+            split, name + ".off")
 
   def test_categories_and_splits_from_folders(self):
     categories, instances = sources.modelnet_instances(self.root)
-    self.assertEqual(categories, ["bed", "chair", "stool"])
+    self.assertEqual(categories, ["bed", "chair", "sofa"])
     self.assertEqual(
         sorted((i.category, i.name, i.split) for i in instances),
-        [("bed", "bed_0001", "train"), ("chair", "chair_0890", "train"),
-         ("stool", "stool_0002", "test")])
-    self.assertLen(instances[0].load().faces, 1807)
+        [("bed", "bed_0001", "train"), ("chair", "chair_0001", "train"),
+         ("sofa", "sofa_0001", "test")])
+    self.assertLen(instances[0].load().faces, 2499)  # ATTRIBUTION.md
 
   def test_selected_categories_keep_their_order(self):
     categories, instances = sources.modelnet_instances(self.root,
@@ -68,8 +69,8 @@ class ModelNetSourceTest(tf.test.TestCase):
 
   def test_errors(self):
     with self.assertRaisesRegex(sources.SourceError,
-                                r"unknown categories \['sofa'\]"):
-      sources.modelnet_instances(self.root, ["sofa"])
+                                r"unknown categories \['toilet'\]"):
+      sources.modelnet_instances(self.root, ["toilet"])
     os.makedirs(os.path.join(self.root, "misc", "meshes"))
     with self.assertRaisesRegex(sources.SourceError,
                                 "misc: not a ModelNet category folder"):
@@ -89,12 +90,11 @@ class ModelNetSourceTest(tf.test.TestCase):
 class ShapeNetSourceTest(tf.test.TestCase):
 
   def test_v1_and_v2_layouts(self):
-    shared = mesh_test_util.shared_mesh(mesh_test_util.SHAPENET_SAMPLE)
+    obj = mesh_test_util.OBJ_SAMPLE
     root = mesh_test_util.temp_dir(self)
-    _link(shared, root, "03001627", "21bfb150", "model.obj")
-    _link(shared, root, "03001627", "aaaa0000", "models",
-          "model_normalized.obj")
-    _link(shared, root, "99999999", "bbbb1111", "model.obj")
+    _link(obj, root, "03001627", "21bfb150", "model.obj")
+    _link(obj, root, "03001627", "aaaa0000", "models", "model_normalized.obj")
+    _link(obj, root, "99999999", "bbbb1111", "model.obj")
     categories, instances = sources.shapenet_instances(root)
     self.assertEqual(categories, ["99999999", "chair"])
     self.assertEqual(sorted(i.name for i in instances),
@@ -144,6 +144,45 @@ class ListSourceTest(tf.test.TestCase):
       sources.list_instances(empty)
     with self.assertRaisesRegex(sources.SourceError, "cannot read"):
       sources.list_instances(os.path.join(directory, "absent.txt"))
+
+
+class UpAxisTest(tf.test.TestCase):
+
+  def _list_file(self, directory):
+    trimesh.creation.box((0.2, 2.0, 0.4)).export(
+        os.path.join(directory, "tall.off"))
+    return mesh_test_util.write_file(directory, "meshes.txt", "tall.off box\n")
+
+  def test_defaults_per_source(self):
+    self.assertEqual(sources.DEFAULT_UP_AXES, {
+        "synthetic": "z", "modelnet": "z", "shapenet": "y", "list": "z"})
+    _, instances = sources.synthetic_instances(["car"], 1, 0)
+    self.assertEqual(instances[0].up_axis, "z")
+    directory = mesh_test_util.temp_dir(self)
+    _, instances = sources.list_instances(self._list_file(directory))
+    self.assertEqual(instances[0].up_axis, "z")
+    _link(instances[0].path, directory, "shapenet", "02958343", "m1",
+          "model.obj")
+    _, instances = sources.shapenet_instances(
+        os.path.join(directory, "shapenet"))
+    self.assertEqual(instances[0].up_axis, "y")
+
+  def test_load_turns_the_up_axis_to_z(self):
+    directory = mesh_test_util.temp_dir(self)
+    list_file = self._list_file(directory)
+    _, (as_is,) = sources.list_instances(list_file)
+    _, (y_up,) = sources.list_instances(list_file, up_axis="y")
+    self.assertAllClose(as_is.load().extents, [0.2, 2.0, 0.4])
+    self.assertAllClose(y_up.load().extents, [0.2, 0.4, 2.0])
+    _, (car,) = sources.synthetic_instances(["car"], 1, 0, up_axis="x")
+    canonical = synthetic.make_instance("car", car.seed)
+    self.assertAllClose(car.load().vertices,
+                        canonical.vertices @ meshes.up_axis_rotation("x").T)
+
+  def test_bad_up_axis(self):
+    with self.assertRaisesRegex(sources.SourceError,
+                                "car_0000000: up axis must be one of"):
+      sources.synthetic_instances(["car"], 1, 0, up_axis="up")
 
 
 if __name__ == "__main__":

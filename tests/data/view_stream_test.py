@@ -28,6 +28,14 @@ class ViewStreamTest(tf.test.TestCase):
       view_stream.instances_from_metadata(
           {"categories": ["car"], "source": {"kind": "scanner"}})
 
+  def test_instances_from_metadata_keep_the_datasets_up_axis(self):
+    _, instances = view_stream.instances_from_metadata(
+        dict(_METADATA, up_axis="y"))
+    self.assertEqual({i.up_axis for i in instances}, {"y"})
+    # Datasets from before the up axis was recorded loaded meshes as is.
+    _, instances = view_stream.instances_from_metadata(_METADATA)
+    self.assertEqual({i.up_axis for i in instances}, {"z"})
+
   def test_batches_are_fresh_and_reproducible_from_any_step(self):
     categories, instances = view_stream.instances_from_metadata(_METADATA)
     stream = view_stream.ViewStream(

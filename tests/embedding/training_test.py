@@ -25,9 +25,10 @@ from sph_embed.pose import embeddings_io
 from sph_embed.data import sources
 from sph_embed.teacher import model as teacher_model
 from sph_embed.teacher import export as teacher_export
+from sph_embed.training import loop as train_loop
 from sph_embed.data import views
+from tests import mesh_test_util
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _TINY = embedding_model.EmbeddingConfig(base_filters=4, max_filters=8,
                                         latent_size=16, blocks_per_layer=1)
 _STEPS = 12
@@ -66,8 +67,9 @@ def read_scalars(logdir):
 
 def run_tool(name, *args):
   return subprocess.run(
-      [sys.executable, os.path.join(_ROOT, "tools", name), *args],
-      capture_output=True, text=True, check=False, cwd=_ROOT, timeout=600)
+      [sys.executable, os.path.join(mesh_test_util.REPO_ROOT, "tools", name),
+       *args], capture_output=True, text=True, check=False,
+      cwd=mesh_test_util.REPO_ROOT, timeout=600)
 
 
 class TrainEmbeddingTest(tf.test.TestCase):
@@ -84,7 +86,7 @@ class TrainEmbeddingTest(tf.test.TestCase):
         cls.data_dir, "test", 4, shuffle=False)))["image"]
     cls.reference_dir = os.path.join(cls.root, "reference")
     cls.reference_model, cls.reference = embedding_training.train(
-        cls.config(cls.reference_dir))
+        *cls.config(cls.reference_dir))
 
   @classmethod
   def tearDownClass(cls):
@@ -93,12 +95,21 @@ class TrainEmbeddingTest(tf.test.TestCase):
 
   @classmethod
   def config(cls, model_dir, **overrides):
-    config = embedding_training.TrainConfig(
-        hub_module=cls.hub_module, data_dir=cls.data_dir, model_dir=model_dir,
-        embedding=_TINY, batch_size=4, max_steps=_STEPS, lr_boundaries=(8,),
-        lr_values=(3e-3, 1e-3), log_every_steps=3, eval_every_steps=6,
-        checkpoint_every_steps=4, checkpoint_every_minutes=None)
-    return dataclasses.replace(config, **overrides)
+    """(LoopConfig, EmbeddingTraining) of a tiny run; overrides of either."""
+    loop = train_loop.LoopConfig(
+        data_dir=cls.data_dir, model_dir=model_dir, batch_size=4,
+        max_steps=_STEPS, lr_boundaries=(8,), lr_values=(3e-3, 1e-3),
+        adam_epsilon=1e-8, log_every_steps=3, eval_every_steps=6,
+        checkpoint_every_steps=4, checkpoint_every_minutes=None,
+        keep_checkpoints=2)
+    settings = embedding_training.EmbeddingTraining(
+        hub_module=cls.hub_module, embedding=_TINY)
+    loop_fields = {f.name for f in dataclasses.fields(loop)}
+    return (
+        dataclasses.replace(loop, **{k: v for k, v in overrides.items()
+                                     if k in loop_fields}),
+        dataclasses.replace(settings, **{k: v for k, v in overrides.items()
+                                         if k not in loop_fields}))
 
   def test_training_lowers_the_loss(self):
     self.assertEqual((self.reference.start_step, self.reference.final_step),
@@ -140,8 +151,8 @@ class TrainEmbeddingTest(tf.test.TestCase):
     # Evaluation does not change the weights; skip it to save time.
     config = self.config(model_dir, eval_every_steps=None)
     with self.assertRaises(Interrupted):
-      embedding_training.train(config, after_step=interrupt)
-    model, result = embedding_training.train(config)
+      embedding_training.train(*config, after_step=interrupt)
+    model, result = embedding_training.train(*config)
     self.assertEqual((result.start_step, result.final_step), (4, _STEPS))
     # Same batches, same updates: the uninterrupted run's weights.
     self.assertAllClose(model(self.images, training=False),
@@ -153,19 +164,19 @@ class TrainEmbeddingTest(tf.test.TestCase):
         _TINY, latent_size=32), max_steps=_STEPS + 1)
     with self.assertRaisesRegex(ValueError,
                                 "embedding_model.json.*different embedding"):
-      embedding_training.train(config)
+      embedding_training.train(*config)
 
   def test_bad_inputs(self):
     with self.assertRaisesRegex(teacher_export.ModuleError,
                                 "missing_module: no such directory"):
-      embedding_training.train(self.config(
+      embedding_training.train(*self.config(
           os.path.join(self.root, "bad1"),
           hub_module=os.path.join(self.root, "missing_module")))
     with self.assertRaisesRegex(ValueError, "output_key must be one of"):
-      embedding_training.train(self.config(os.path.join(self.root, "bad2"),
+      embedding_training.train(*self.config(os.path.join(self.root, "bad2"),
                                            output_key="logits"))
     with self.assertRaisesRegex(ValueError, "anisotropic_scale only"):
-      embedding_training.train(self.config(os.path.join(self.root, "bad3"),
+      embedding_training.train(*self.config(os.path.join(self.root, "bad3"),
                                            anisotropic_scale=0.1))
     # A dataset whose ray-cast maps do not fit the teacher's grid.
     coarse = os.path.join(self.root, "coarse_data")
@@ -178,7 +189,7 @@ class TrainEmbeddingTest(tf.test.TestCase):
     with self.assertRaisesRegex(input_pipeline.DataError,
                                 "dataset.json: ray-cast maps are 32 x 32, the"
                                 " teacher takes 64 x 64"):
-      embedding_training.train(self.config(os.path.join(self.root, "bad4"),
+      embedding_training.train(*self.config(os.path.join(self.root, "bad4"),
                                            data_dir=coarse))
 
   def test_save_embeddings_tool(self):

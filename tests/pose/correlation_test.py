@@ -1,8 +1,9 @@
-"""Tests for sph_embed.pose.correlation: conventions, brute force, known rotations.
+"""Tests of sph_embed.pose.correlation: conventions, brute force, known R.
 
 NumPy only (absltest, no TensorFlow): the correlation tool must run without
 TF.  References: Wigner's explicit formula, scipy's complex harmonics,
-pyshtools' point evaluation of the rotated expansion, rotate_maps.
+pyshtools' point evaluation of the rotated expansion, rotate_maps and the
+slow direct versions in tests/pose/reference.py.
 """
 
 from unittest import mock
@@ -14,9 +15,11 @@ from absl.testing import parameterized
 from scipy import special
 
 from sph_embed.pose import correlation
+from sph_embed.pose.correlation import wigner_tables
 from sph_embed.sphere import rotations as rotations_lib
 from sph_embed.sphere import dh_grid
 from sph_embed.sphere import sht_numpy
+from tests.pose import reference
 
 
 def random_cilm(lmax, rng, batch=()):
@@ -63,7 +66,7 @@ class WignerTest(parameterized.TestCase):
     for l in range(lmax + 1):
       block = delta[l, lmax - l:lmax + l + 1, lmax - l:lmax + l + 1]
       np.testing.assert_allclose(
-          block, correlation.wigner_d_reference(l, np.pi / 2), atol=1e-12)
+          block, reference.wigner_d_reference(l, np.pi / 2), atol=1e-12)
       # Zero outside |n|, |k| <= l.
       self.assertEqual(np.abs(delta[l]).sum(), np.abs(block).sum())
 
@@ -84,7 +87,7 @@ class WignerTest(parameterized.TestCase):
       d = phase * np.einsum("nk,mk,k->nm", delta[l], delta[l],
                             np.exp(-1j * orders * beta))
       d = d[lmax - l:lmax + l + 1, lmax - l:lmax + l + 1]
-      np.testing.assert_allclose(d, correlation.wigner_d_reference(l, beta),
+      np.testing.assert_allclose(d, reference.wigner_d_reference(l, beta),
                                  atol=1e-12)
 
 
@@ -109,7 +112,7 @@ class CoefficientsTest(parameterized.TestCase):
     rng = np.random.default_rng(1)
     cilm = random_cilm(3, rng, (2,))
     coarse = sht_numpy.isht(cilm, 16)
-    fine = correlation.upsample_maps(coarse, 4)
+    fine = reference.upsample_maps(coarse, 4)
     self.assertEqual(fine.shape, (2, 64, 64))
     np.testing.assert_allclose(fine[:, ::4, ::4], coarse, atol=1e-12)
     exact = sht_numpy.isht(cilm, 64)
@@ -123,7 +126,7 @@ class CoefficientsTest(parameterized.TestCase):
   @parameterized.parameters(1, 2, 4)
   def test_fused_upsampled_transform_matches_upsample_then_sht(self, factor):
     maps = np.random.default_rng(14).normal(size=(3, 2, 16, 16))
-    expected = sht_numpy.sht(correlation.upsample_maps(maps, factor))
+    expected = sht_numpy.sht(reference.upsample_maps(maps, factor))
     np.testing.assert_allclose(correlation.upsampled_sht(maps, factor),
                                expected, atol=1e-13 * np.abs(expected).max())
 
@@ -150,13 +153,17 @@ class CorrelationTest(parameterized.TestCase):
     self.fourier = correlation.fourier_correlation(self.c1, self.c2)
 
   def test_fourier_coefficients_match_reference_loop(self):
-    reference = correlation.fourier_correlation_reference(self.c1, self.c2)
-    np.testing.assert_allclose(self.fourier, reference, atol=1e-12)
+    expected = reference.fourier_correlation_reference(self.c1, self.c2)
+    np.testing.assert_allclose(self.fourier, expected, atol=1e-12)
 
-  def test_large_degree_path_matches_cached_path(self):
-    with mock.patch.object(correlation, "_MAX_CACHED_PRODUCT_BYTES", 0):
-      blocked = correlation.fourier_correlation(self.c1, self.c2)
-    np.testing.assert_allclose(blocked, self.fourier, atol=1e-13)
+  def test_large_degree_path_matches_reference_loop(self):
+    # The swapped pair: a work array freed by setUp and handed out again
+    # holds T of (c1, c2), so an entry the blocks missed would show.
+    with mock.patch.object(wigner_tables, "_MAX_CACHED_PRODUCT_BYTES", 0):
+      blocked = correlation.fourier_correlation(self.c2, self.c1)
+    np.testing.assert_allclose(
+        blocked, reference.fourier_correlation_reference(self.c2, self.c1),
+        atol=1e-12)
 
   def test_grid_equals_brute_force_at_grid_points(self):
     grid = correlation.correlation_grid(self.fourier)
@@ -229,7 +236,7 @@ class CorrelationTest(parameterized.TestCase):
     with self.assertRaisesRegex(ValueError, "grid_size"):
       correlation.correlation_grid(self.fourier, 14)
     with self.assertRaisesRegex(ValueError, "factor"):
-      correlation.upsample_maps(np.zeros((16, 16)), 0)
+      correlation.upsampled_sht(np.zeros((16, 16)), 0)
     with self.assertRaisesRegex(ValueError, "channels-last"):
       correlation.map_coefficients(np.zeros((16, 16)))
 

@@ -17,9 +17,8 @@ from sph_embed.teacher import evaluation as teacher_evaluation
 from sph_embed.teacher import export as teacher_export
 from tests import mesh_test_util
 
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MODULE = os.path.join(_REPO, "hub_modules", "teacher_synthetic")
-REAL_MESHES = os.path.join(mesh_test_util.SHARED_MESHES, "modelnet40")
+MODULE = os.path.join(mesh_test_util.REPO_ROOT, "hub_modules",
+                      "teacher_synthetic")
 # Seeds of neither split of the training data (train: 0.., test: 1e6..).
 _FRESH_SEED = 2 * sources.TEST_SEED_START
 
@@ -94,10 +93,8 @@ class ShippedTeacherTest(tf.test.TestCase):
     self.assertLess(size, 5 * 2**20)
 
   def test_equivariance_on_real_meshes_beats_the_planar_control(self):
-    paths = sorted(glob.glob(os.path.join(REAL_MESHES, "*.off")))
-    if not paths:
-      self.skipTest(f"no real meshes in {REAL_MESHES}")
-    upright, rotated, rots = teacher_evaluation.mesh_maps(paths, 3, seed=1)
+    upright, rotated, rots = teacher_evaluation.mesh_maps(
+        mesh_test_util.real_mesh_paths(), 3, seed=1)
     loaded = tf.saved_model.load(MODULE)
     errors = teacher_evaluation.equivariance_errors(
         lambda x: {k: v.numpy() for k, v in loaded(x).items()},

@@ -10,6 +10,7 @@ import tensorflow as tf
 from sph_embed.teacher import model as teacher_model
 from sph_embed.teacher import export as teacher_export
 from sph_embed.teacher import training as teacher_training
+from sph_embed.training import loop as train_loop
 from sph_embed.data import views
 from tests import mesh_test_util
 
@@ -31,13 +32,17 @@ class TeacherTrainingTest(tf.test.TestCase):
                                               image_size=32, seed=3))
 
   def _config(self, model_dir, **overrides):
-    fields = dict(data_dir=self.data_dir, model_dir=model_dir,
-                  network=teacher_model.TeacherConfig.tiny(), batch_size=2,
+    fields = dict(data_dir=self.data_dir, model_dir=model_dir, batch_size=2,
                   max_steps=_STEPS, lr_boundaries=(2,), lr_values=(1e-3, 1e-4),
                   checkpoint_every_steps=2, checkpoint_every_minutes=None,
                   log_every_steps=1, command="test")
     fields.update(overrides)
-    return teacher_training.TrainConfig(**fields)
+    return train_loop.LoopConfig(**fields)
+
+  def _teacher(self, **overrides):
+    return teacher_training.TeacherTraining(
+        network=overrides.pop("network", teacher_model.TeacherConfig.tiny()),
+        **overrides)
 
   def test_interrupted_run_resumes_from_its_last_checkpoint(self):
     tf.config.experimental.enable_op_determinism()
@@ -48,10 +53,12 @@ class TeacherTrainingTest(tf.test.TestCase):
         raise _Interrupted()
 
     with self.assertRaises(_Interrupted):
-      teacher_training.train(self._config(model_dir), after_step=interrupt)
+      teacher_training.train(self._config(model_dir), self._teacher(),
+                             after_step=interrupt)
     self.assertFalse(os.path.exists(
         os.path.join(model_dir, teacher_training.RESULTS_FILE)))
-    model, result, results = teacher_training.train(self._config(model_dir))
+    model, result, results = teacher_training.train(self._config(model_dir),
+                                                   self._teacher())
     self.assertEqual((result.start_step, result.final_step), (2, _STEPS))
     self.assertEqual(results["steps"], _STEPS)
     self.assertBetween(results["test_accuracy"], 0.0, 1.0)
@@ -59,7 +66,8 @@ class TeacherTrainingTest(tf.test.TestCase):
 
     # The reference: the same run without the interruption.
     reference_dir = mesh_test_util.temp_dir(self)
-    reference, _, _ = teacher_training.train(self._config(reference_dir))
+    reference, _, _ = teacher_training.train(self._config(reference_dir),
+                                             self._teacher())
     for resumed, expected in zip(model.variables, reference.variables):
       self.assertAllClose(resumed, expected, atol=1e-6, rtol=0)
 
@@ -77,10 +85,12 @@ class TeacherTrainingTest(tf.test.TestCase):
 
   def test_resuming_with_another_network_is_refused(self):
     model_dir = mesh_test_util.temp_dir(self)
-    teacher_training.train(self._config(model_dir, max_steps=1))
+    teacher_training.train(self._config(model_dir, max_steps=1),
+                           self._teacher())
     wider = dataclasses.replace(teacher_model.TeacherConfig.tiny(), head_filters=16)
     with self.assertRaisesRegex(ValueError, "different.*teacher"):
-      teacher_training.train(self._config(model_dir, network=wider))
+      teacher_training.train(self._config(model_dir),
+                             self._teacher(network=wider))
     with open(os.path.join(model_dir, teacher_training.SPEC_FILE)) as f:
       self.assertEqual(json.load(f)["teacher"]["head_filters"], 8)
 
@@ -89,7 +99,7 @@ class TeacherTrainingTest(tf.test.TestCase):
     mesh_test_util.build_tiny_synthetic(data_dir)  # 16 x 16 maps
     with self.assertRaisesRegex(ValueError, "16 x 16.*--sphere_size=64"):
       teacher_training.train(self._config(mesh_test_util.temp_dir(self),
-                                          data_dir=data_dir))
+                                          data_dir=data_dir), self._teacher())
 
 
 if __name__ == "__main__":

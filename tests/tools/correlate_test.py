@@ -1,8 +1,8 @@
 """Tests for tools/correlate.py and sph_embed.pose.evaluation.
 
-The end-to-end convention check ray-casts a real shared mesh
-(../shared/meshes, read in place) under poses R1, R2 and checks that the CLI
-recovers R2 R1^T.  Everything runs without TensorFlow.
+The end-to-end convention check ray-casts real meshes (vendored in
+tests/testdata/meshes) under poses R1, R2 and checks that the CLI recovers
+R2 R1^T.  Everything runs without TensorFlow.
 """
 
 import csv
@@ -16,14 +16,15 @@ import numpy as np
 from absl.testing import absltest
 from absl.testing import parameterized
 
+from sph_embed.data import meshes
+from sph_embed.data import raycast
 from sph_embed.pose import embeddings_io
 from sph_embed.pose import evaluation as pose_evaluation
 from sph_embed.sphere import rotations as rotations_lib
 from sph_embed.sphere import sht_numpy
+from tests import mesh_test_util
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_TOOL = os.path.join(_ROOT, "tools", "correlate.py")
-_MESHES = os.path.join(os.path.dirname(_ROOT), "shared", "meshes")
+_TOOL = os.path.join(mesh_test_util.REPO_ROOT, "tools", "correlate.py")
 
 
 def tool_module():
@@ -39,7 +40,8 @@ def tool_module():
 
 def run_tool(*args):
   return subprocess.run([sys.executable, _TOOL, *args], capture_output=True,
-                        text=True, check=False, cwd=_ROOT, timeout=300)
+                        text=True, check=False, cwd=mesh_test_util.REPO_ROOT,
+                        timeout=300)
 
 
 def read_csv(path):
@@ -120,7 +122,8 @@ class PairsTest(absltest.TestCase):
     truth = np.eye(3)[None]
     flipped = rotations_lib.matrix_from_zyz(0.0, 0.0, np.radians(170.0))
     plain = pose_evaluation.pose_errors(flipped[None], truth)
-    symmetric = pose_evaluation.pose_errors(flipped[None], truth, True)
+    symmetric = pose_evaluation.pose_errors(flipped[None], truth,
+                                            ["airplane"], ["airplane"])
     np.testing.assert_allclose(plain, [170.0])
     np.testing.assert_allclose(symmetric, [10.0])
 
@@ -137,21 +140,13 @@ class CorrelateToolTest(parameterized.TestCase):
     return os.path.join(self.dir, name)
 
   def test_mesh_end_to_end_recovers_r2_r1t(self):
-    try:
-      from sph_embed import meshes    # pylint: disable=g-import-not-at-top
-      from sph_embed import raycast   # pylint: disable=g-import-not-at-top
-    except ImportError as e:
-      self.skipTest(f"ray casting unavailable: {e}")
-    files = [("chair", "modelnet40/chair_0890.off"),
-             ("bed", "modelnet40/bed_0001.off")]
-    if not all(os.path.isfile(os.path.join(_MESHES, f)) for _, f in files):
-      self.skipTest(f"shared meshes not found under {_MESHES}")
+    files = [("chair", "chair_0001"), ("bed", "bed_0001")]
     n, views = 64, 4
     poses = rotations_lib.random_rotations(views * len(files), seed=3)
     maps, category, instance = [], [], []
     for k, (cat, name) in enumerate(files):
-      mesh = meshes.normalize_mesh(meshes.load_mesh(os.path.join(_MESHES,
-                                                                 name)))
+      mesh = meshes.normalize_mesh(meshes.load_mesh(
+          mesh_test_util.off_sample(name)))
       for r in poses[k * views:(k + 1) * views]:
         maps.append(raycast.raycast(mesh, n, r)[..., None])
         category.append(cat)
@@ -229,6 +224,41 @@ class CorrelateToolTest(parameterized.TestCase):
     self.assertLen(rows, 6)
     self.assertTrue(all(r["category"] == "car" for r in rows))
     self.assertTrue(all(r["instance1"] != r["instance2"] for r in rows))
+
+  def test_symmetric_categories_fold_only_the_named_ones(self):
+    maps, poses, category, instance = synthetic_views(
+        [("airplane", "a"), ("car", "c")], views=3, seed=8)
+    # Views after each instance's first are labelled 170 degrees off, so
+    # every IB pair's error is 170 (10 up to symmetry).
+    labels = poses.astype(np.float64)
+    later = np.array([1, 2, 4, 5])
+    labels[later] = rotations_lib.matrix_from_zyz(
+        0.0, 0.0, np.radians(170.0)) @ labels[later]
+    embeddings_io.save_embeddings(self.path("s.npz"), maps, labels,
+                                  category, instance)
+    result = run_tool("--embeddings", self.path("s.npz"), "--upsample", "1",
+                      "--symmetric_categories=airplane", "--output",
+                      self.path("s.csv"))
+    self.assertEqual(result.returncode, 0, result.stderr)
+    errors = {}
+    for row in read_csv(self.path("s.csv")):
+      errors.setdefault(row["category"], []).append(float(row["error_deg"]))
+    np.testing.assert_allclose(errors["airplane"], [10.0, 10.0], atol=1.0)
+    np.testing.assert_allclose(errors["car"], [170.0, 170.0], atol=1.0)
+    self.assertIn("symmetric: airplane", result.stdout)
+    table = {line.split()[0]: line.split()[-1]
+             for line in result.stdout.splitlines()
+             if line.split() and line.split()[0] in ("airplane", "car",
+                                                     "overall")}
+    self.assertEqual(table, {"airplane": "yes", "car": "no",
+                             "overall": "mixed"})
+    with self.assertRaisesRegex(ValueError, r"names \['airplan'\], not"):
+      tool_module().run(self.path("s.npz"), symmetric_categories=["airplan"],
+                        progress=False)
+    old_flag = run_tool("--embeddings", self.path("s.npz"), "--symmetric")
+    self.assertNotEqual(old_flag.returncode, 0)
+    self.assertIn("--symmetric (which folded every category) is replaced by"
+                  " --symmetric_categories", old_flag.stderr)
 
   def test_bad_input_exits_with_a_clear_message(self):
     maps, poses, category, _ = synthetic_views([("sofa", "s")], views=2,

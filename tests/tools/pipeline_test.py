@@ -11,7 +11,7 @@ import tensorflow as tf
 from sph_embed.pose import embeddings_io
 from tests import mesh_test_util
 
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_PIPELINE = os.path.join(mesh_test_util.REPO_ROOT, "tools", "pipeline.py")
 
 
 class PipelineTest(tf.test.TestCase):
@@ -19,11 +19,12 @@ class PipelineTest(tf.test.TestCase):
   def test_tiny_pipeline_runs_end_to_end(self):
     work = mesh_test_util.temp_dir(self)
     done = subprocess.run(
-        [sys.executable, os.path.join(_REPO, "tools", "pipeline.py"),
-         f"--work_dir={work}", "--categories=chair,car",
+        [sys.executable, _PIPELINE, f"--work_dir={work}",
+         "--categories=chair,car",
          "--train_instances=2", "--test_instances=2",
          "--views_per_instance=2", "--embedding_steps=2", "--pairs=1"],
-        cwd=_REPO, capture_output=True, text=True, timeout=900, check=False,
+        cwd=mesh_test_util.REPO_ROOT, capture_output=True, text=True,
+        timeout=900, check=False,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     self.assertEqual(done.returncode, 0, msg=done.stderr[-3000:])
     data = embeddings_io.load_embeddings(
@@ -49,9 +50,9 @@ class PipelineTest(tf.test.TestCase):
 
   def test_bad_flag_fails_with_a_message(self):
     done = subprocess.run(
-        [sys.executable, os.path.join(_REPO, "tools", "pipeline.py"),
-         "--test_instances=1"],
-        cwd=_REPO, capture_output=True, text=True, timeout=300, check=False)
+        [sys.executable, _PIPELINE, "--test_instances=1"],
+        cwd=mesh_test_util.REPO_ROOT, capture_output=True, text=True,
+        timeout=300, check=False)
     self.assertNotEqual(done.returncode, 0)
     self.assertIn("test_instances", done.stderr)
 

@@ -15,6 +15,8 @@ import tempfile
 
 import tensorflow as tf
 
+from tests import mesh_test_util
+
 _CHILD_FLAG = "--child"
 
 
@@ -89,9 +91,9 @@ class MirroredTrainingTest(tf.test.TestCase):
     self.addCleanup(shutil.rmtree, model_dir, ignore_errors=True)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
                TF_USE_LEGACY_KERAS="1")
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = os.pathsep.join(
-        [repo] + [p for p in [env.get("PYTHONPATH")] if p])
+        [mesh_test_util.REPO_ROOT]
+        + [p for p in [env.get("PYTHONPATH")] if p])
     done = subprocess.run(
         [sys.executable, os.path.abspath(__file__), _CHILD_FLAG, model_dir],
         capture_output=True, text=True, env=env, timeout=300, check=False)

@@ -1,6 +1,7 @@
 """Tests for the shared training utilities: schedule, checkpoints, resume."""
 
 import glob
+import inspect
 import os
 import shutil
 import tempfile
@@ -218,13 +219,50 @@ class CheckpointerTest(_TempDirTestCase):
 
 class ProgressTest(tf.test.TestCase):
 
-  def test_log_line(self):
-    progress = train_loop.Progress(total_steps=10, every_steps=4)
+  def test_line_is_logged_without_a_terminal(self):
+    progress = train_loop.Progress(total_steps=10, every_steps=4,
+                                   start_step=2, live=False)
     self.assertFalse(progress.due(3))
     self.assertTrue(progress.due(4))
     self.assertTrue(progress.due(10))
-    line = progress.log(4, {"loss": 0.5})
-    self.assertRegex(line, r"step 4/10 \(40.0%\).*loss=0.5")
+    with self.assertLogs("absl", "INFO") as logs:
+      line = progress.log(4, {"loss": 0.5, "accuracy": 0.25})
+    progress.close()
+    self.assertRegex(line, r"^train: +40% 4/10 \[.*step/s, loss=0.5,"
+                     r" accuracy=0.25\]$")
+    self.assertEqual(logs.records[0].getMessage(), line)
+
+
+class LoopConfigTest(tf.test.TestCase, parameterized.TestCase):
+
+  def _config(self, **fields):
+    return train_loop.LoopConfig(data_dir="d", model_dir="m", **fields)
+
+  def test_defaults_are_valid(self):
+    config = self._config(lr_boundaries=(5,), lr_values=(1e-3, 1e-4))
+    self.assertIs(config.validate(), config)
+    self.assertAllClose([config.learning_rate()(s) for s in (5, 6)],
+                        [1e-3, 1e-4])
+
+  @parameterized.parameters(
+      (dict(batch_size=0), "^batch_size must be >= 1"),
+      (dict(max_steps=0), "^max_steps must be >= 1"),
+      (dict(eval_every_steps=-1), "^eval_every_steps must be >= 1"),
+      (dict(checkpoint_every_minutes=0.0), "^checkpoint_every_minutes"),
+      (dict(keep_checkpoints=0), "^keep_checkpoints must be >= 1"),
+      (dict(adam_beta1=1.0), r"^adam_beta1 must be in \[0, 1\)"),
+      (dict(adam_epsilon=0.0), "^adam_epsilon must be > 0"),
+      (dict(strategy="tpu"), "^strategy must be one of"),
+      (dict(lr_boundaries=(5,)), "learning rate schedule"))
+  def test_bad_fields_are_named(self, fields, message):
+    with self.assertRaisesRegex(ValueError, message):
+      self._config(**fields).validate()
+
+  def test_train_arguments_are_train_keywords(self):
+    arguments = self._config(eval_every_steps=7).train_arguments()
+    self.assertEqual(arguments["eval_every_steps"], 7)
+    self.assertContainsSubset(
+        arguments, inspect.signature(train_loop.train).parameters)
 
 
 def _read_scalars(logdir):

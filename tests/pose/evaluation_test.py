@@ -1,0 +1,65 @@
+"""Tests for sph_embed.pose.evaluation: symmetric scoring per category.
+
+Runs without TensorFlow.
+"""
+
+import numpy as np
+from absl.testing import absltest
+
+from sph_embed.pose import evaluation as pose_evaluation
+from sph_embed.sphere import rotations as rotations_lib
+
+
+def _rotations_about_z(degrees):
+  return rotations_lib.matrix_from_zyz(0.0, 0.0, np.radians(degrees))
+
+
+class SymmetricScoringTest(absltest.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.categories = np.array(["airplane", "car", "airplane", "car"])
+    # Estimates off by 170, 170, 20 and 20 degrees.
+    self.estimated = _rotations_about_z(np.array([170.0, 170.0, 20.0, 20.0]))
+    self.truth = np.broadcast_to(np.eye(3), (4, 3, 3))
+
+  def test_only_the_named_categories_are_folded(self):
+    plain = pose_evaluation.pose_errors(self.estimated, self.truth)
+    np.testing.assert_allclose(plain, [170.0, 170.0, 20.0, 20.0])
+    folded = pose_evaluation.pose_errors(self.estimated, self.truth,
+                                         self.categories, ["airplane"])
+    np.testing.assert_allclose(folded, [10.0, 170.0, 20.0, 20.0])
+    both = pose_evaluation.pose_errors(self.estimated, self.truth,
+                                       self.categories, ["airplane", "car"])
+    np.testing.assert_allclose(both, [10.0, 10.0, 20.0, 20.0])
+    with self.assertRaisesRegex(ValueError, "needs the pairs' categories"):
+      pose_evaluation.pose_errors(self.estimated, self.truth,
+                                  symmetric_categories=["airplane"])
+
+  def test_table_says_which_categories_were_folded(self):
+    errors = pose_evaluation.pose_errors(self.estimated, self.truth,
+                                         self.categories, ["airplane"])
+    rows = pose_evaluation.summarize(self.categories, errors, ["airplane"])
+    self.assertEqual([(r.name, r.symmetric) for r in rows],
+                     [("airplane", "yes"), ("car", "no"),
+                      ("overall", "mixed")])
+    self.assertAlmostEqual(rows[0].median, 15.0)
+    self.assertAlmostEqual(rows[1].median, 95.0)
+    lines = pose_evaluation.format_table(rows).splitlines()
+    self.assertTrue(lines[0].endswith("symmetric"))
+    self.assertTrue(lines[2].startswith("airplane"))
+    self.assertTrue(lines[2].endswith("yes"))
+    self.assertTrue(lines[3].endswith("no"))
+    self.assertTrue(lines[4].endswith("mixed"))
+    self.assertIn("min(err, 180 - err)", lines[5])
+
+  def test_no_symmetric_categories_by_default(self):
+    errors = pose_evaluation.pose_errors(self.estimated, self.truth)
+    rows = pose_evaluation.summarize(self.categories, errors)
+    self.assertEqual({r.symmetric for r in rows}, {"no"})
+    self.assertNotIn("min(err, 180 - err)",
+                     pose_evaluation.format_table(rows))
+
+
+if __name__ == "__main__":
+  absltest.main()

@@ -1,0 +1,212 @@
+"""Checkpoints survive what users do: signals, damaged files, bad model dirs.
+
+A tiny regression model trained by the shared loop (deterministic data order
+and ops), in process for damaged-checkpoint cases and in a subprocess for
+SIGTERM/SIGINT, compared with an uninterrupted run of the same seed.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import tensorflow as tf
+from absl.testing import parameterized
+
+from sph_embed.common import outputs
+from sph_embed.training import loop as train_loop
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+_STEPS = 8
+
+
+def _dataset(start_step):
+  """Deterministic, repeated, shuffled regression batches from a step on."""
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(40, 5)).astype(np.float32)
+  y = (x @ rng.normal(size=(5, 1))).astype(np.float32)
+  data = tf.data.Dataset.from_tensor_slices({"x": x, "y": y})
+  data = data.shuffle(40, seed=3).repeat().batch(8, drop_remainder=True)
+  return data.skip(start_step)
+
+
+def _loss_fn(model, batch):
+  error = model(batch["x"])[:, 0] - batch["y"][:, 0]
+  return error**2, {}
+
+
+def run_training(model_dir, num_steps, every_steps=2, after_step=None):
+  """Trains the tiny model in `model_dir`; returns (weights, TrainResult)."""
+  tf.config.experimental.enable_op_determinism()
+  strategy = train_loop.make_strategy("default")
+  with strategy.scope():
+    tf.keras.utils.set_random_seed(7)
+    model = tf.keras.Sequential([tf.keras.Input((5,)),
+                                 tf.keras.layers.Dense(4, activation="relu"),
+                                 tf.keras.layers.Dense(1)])
+    optimizer = tf.keras.optimizers.Adam(0.05)
+  result = train_loop.train(
+      strategy=strategy, model=model, optimizer=optimizer, loss_fn=_loss_fn,
+      dataset_fn=_dataset, num_steps=num_steps, model_dir=model_dir,
+      checkpoint_every_steps=every_steps, checkpoint_every_minutes=None,
+      log_every_steps=100, after_step=after_step)
+  return [w.numpy() for w in model.variables], result
+
+
+def signal_worker(model_dir, progress_file):
+  """Subprocess body: trains slowly, writing each step reached to a file."""
+
+  def after_step(step):
+    with open(progress_file, "a", encoding="utf-8") as f:
+      f.write(f"{step}\n")
+    time.sleep(0.3)  # Time for the test to send its signal mid-run.
+
+  run_training(model_dir, 1000, every_steps=1000, after_step=after_step)
+
+
+def _saved_step(checkpoint_dir):
+  latest = tf.train.latest_checkpoint(checkpoint_dir)
+  return int(latest.rsplit("-", 1)[1]) if latest else None
+
+
+class _TempDirTestCase(tf.test.TestCase):
+
+  def make_tempdir(self):
+    path = tempfile.mkdtemp(prefix="checkpoint_recovery_test_")
+    self.addCleanup(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+class SignalTest(_TempDirTestCase, parameterized.TestCase):
+
+  @parameterized.parameters(("SIGTERM",), ("SIGINT",))
+  def test_signal_saves_the_step_reached_and_rerun_matches_uninterrupted(
+      self, name):
+    model_dir = self.make_tempdir()
+    progress_file = os.path.join(model_dir, "steps.txt")
+    code = ("from tests.training import checkpoint_recovery_test as t;"
+            f" t.signal_worker({model_dir!r}, {progress_file!r})")
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=_ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+      if os.path.exists(progress_file) and len(
+          open(progress_file, encoding="utf-8").read().split()) >= 3:
+        break
+      time.sleep(0.05)
+    process.send_signal(getattr(signal, name))
+    _, stderr = process.communicate(timeout=120)
+    reached = int(open(progress_file, encoding="utf-8").read().split()[-1])
+
+    self.assertEqual(process.returncode, 128 + getattr(signal, name), stderr)
+    self.assertNotIn("Traceback", stderr)
+    self.assertRegex(stderr, f"{name} at step {reached}: saved .*ckpt-"
+                     f"{reached}; run the same command again")
+    # every_steps=1000: without the signal, nothing would have been saved.
+    self.assertEqual(_saved_step(os.path.join(model_dir, "checkpoints")),
+                     reached)
+
+    resumed, result = run_training(model_dir, _STEPS)
+    self.assertEqual(result.start_step, reached)
+    reference, _ = run_training(self.make_tempdir(), _STEPS)
+    for got, want in zip(resumed, reference):
+      self.assertAllEqual(got, want)
+
+
+class DamagedCheckpointTest(_TempDirTestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.model_dir = self.make_tempdir()
+    self.checkpoints = os.path.join(self.model_dir, "checkpoints")
+    run_training(self.model_dir, 4)  # Checkpoints at steps 2 and 4.
+
+  def test_binary_state_file_is_rebuilt_not_a_restart_from_zero(self):
+    with open(os.path.join(self.checkpoints, "checkpoint"), "wb") as f:
+      f.write(bytes(range(256)))
+    with self.assertLogs(level="WARNING") as logs:
+      _, result = run_training(self.model_dir, 6)
+    self.assertEqual(result.start_step, 4)
+    self.assertTrue(any("checkpoints/checkpoint: binary garbage" in line
+                        for line in logs.output), logs.output)
+    self.assertEqual(_saved_step(self.checkpoints), 6)
+
+  def test_text_garbage_state_file_is_rebuilt_not_a_restart_from_zero(self):
+    with open(os.path.join(self.checkpoints, "checkpoint"), "w",
+              encoding="utf-8") as f:
+      f.write("this is { not a state\n")
+    _, result = run_training(self.model_dir, 6)
+    self.assertEqual(result.start_step, 4)
+
+  def test_truncated_newest_checkpoint_falls_back_to_previous(self):
+    data = os.path.join(self.checkpoints, "ckpt-4.data-00000-of-00001")
+    with open(data, "rb") as f:
+      content = f.read()
+    with open(data, "wb") as f:
+      f.write(content[:len(content) // 2])
+    with self.assertLogs(level="WARNING") as logs:
+      weights, result = run_training(self.model_dir, 6)
+    self.assertEqual(result.start_step, 2)
+    self.assertTrue(any("ckpt-4: damaged checkpoint" in line
+                        for line in logs.output), logs.output)
+    self.assertTrue(os.path.exists(data + train_loop.CORRUPT_SUFFIX))
+    reference, _ = run_training(self.make_tempdir(), 6)
+    for got, want in zip(weights, reference):
+      self.assertAllEqual(got, want)
+
+  def test_corrupt_newest_index_falls_back_to_previous(self):
+    with open(os.path.join(self.checkpoints, "ckpt-4.index"), "wb") as f:
+      f.write(b"\0" * 64)
+    _, result = run_training(self.model_dir, 6)
+    self.assertEqual(result.start_step, 2)
+
+  def test_reading_a_run_skips_damaged_state_file_and_newest_checkpoint(self):
+    # What save_embeddings and the exporter use: no change on disk.
+    with open(os.path.join(self.checkpoints, "checkpoint"), "wb") as f:
+      f.write(bytes(range(256)))
+    with open(os.path.join(self.checkpoints, "ckpt-4.index"), "wb") as f:
+      f.write(b"\0" * 64)
+    self.assertEqual(train_loop.latest_checkpoint(self.checkpoints),
+                     os.path.join(self.checkpoints, "ckpt-2"))
+    self.assertTrue(os.path.exists(os.path.join(self.checkpoints,
+                                                "ckpt-4.index")))
+
+  def test_no_readable_checkpoint_is_an_error_not_a_restart_from_zero(self):
+    for name in os.listdir(self.checkpoints):
+      if name.startswith("ckpt-") and ".data-" in name:
+        with open(os.path.join(self.checkpoints, name), "wb") as f:
+          f.write(b"x")
+    with self.assertRaisesRegex(train_loop.CheckpointError,
+                                "none of its 2 checkpoints can be read"):
+      run_training(self.model_dir, 6)
+
+
+class ModelDirTest(_TempDirTestCase):
+
+  def test_run_spec_in_a_model_dir_that_is_a_file_is_a_one_line_error(self):
+    path = os.path.join(self.make_tempdir(), "run")
+    with open(path, "w", encoding="utf-8") as f:
+      f.write("not a directory")
+    with self.assertRaisesRegex(outputs.OutputError,
+                                "--model_dir=.*run: is a file"):
+      train_loop.write_or_check_run_spec(os.path.join(path, "spec.json"),
+                                         {"version": 1}, ())
+
+  def test_model_dir_that_is_a_file_is_a_one_line_error(self):
+    path = os.path.join(self.make_tempdir(), "run")
+    with open(path, "w", encoding="utf-8") as f:
+      f.write("not a directory")
+    with self.assertRaisesRegex(outputs.OutputError,
+                                "--model_dir=.*run: is a file, not a"
+                                " directory"):
+      run_training(path, 2)
+
+
+if __name__ == "__main__":
+  tf.test.main()
