@@ -9,7 +9,10 @@ T = 1), median error of the top mode and best of the top-k modes,
 calibration (% of pairs whose truth lies in the smallest region holding
 50 / 90 / 95 % of the mass) and the mean mass of the second mode.
 Optionally writes one CSV row per pair and SO(3) plots
-(sph_embed.report.so3_plot).  NumPy + pyshtools + matplotlib, no TensorFlow.
+(sph_embed.report.so3_plot).  The log-likelihood is that of the grid cell
+holding the truth, so it is capped by the cell size: for sharp densities
+(teacher maps) use a finer --grid_size (128; about 4x slower).  NumPy +
+pyshtools + matplotlib, no TensorFlow.
 
   python3 tools/evaluate_distributions.py --embeddings=test.npz \\
       --protocol=ib --pairs=3 --upsample=4 --mode=image \\

@@ -15,7 +15,6 @@ the data, trained and exported, and the date.  Load it with
 or hub.KerasLayer(path, trainable=False, output_key="pose").
 """
 
-import json
 import os
 import shlex
 import sys
@@ -24,6 +23,7 @@ from absl import app
 from absl import flags
 
 from sph_embed.common import cli
+from sph_embed.common import files
 from sph_embed.common import outputs
 from sph_embed.teacher import export as teacher_export
 from sph_embed.teacher import training as teacher_training
@@ -37,14 +37,6 @@ _EVALUATION = flags.DEFINE_string(
 _DESCRIPTION = flags.DEFINE_string(
     "description", "Spherical CNN teacher (Esteves et al. 2019, appendix "
     "A.1) trained on the embedded synthetic dataset.", "Manifest text.")
-
-
-def _read_json(path, flag):
-  try:
-    with open(path, encoding="utf-8") as f:
-      return json.load(f)
-  except (OSError, ValueError) as e:
-    raise ValueError(f"--{flag}: cannot read {path} ({e})") from e
 
 
 def _manifest(spec, results, evaluation):
@@ -100,11 +92,10 @@ def main(argv):
     raise ValueError(f"--model_dir: {_MODEL_DIR.value} holds a"
                      f" {spec['architecture']} run, not a teacher")
   results_path = os.path.join(_MODEL_DIR.value, teacher_training.RESULTS_FILE)
-  if not os.path.isfile(results_path):
-    raise ValueError(f"{results_path}: not found; training has not"
-                     " finished (rerun tools/train_teacher.py)")
-  results = _read_json(results_path, "model_dir")
-  evaluation = (_read_json(_EVALUATION.value, "evaluation")
+  results = files.read_json_object(
+      results_path, missing_hint="training has not finished (rerun"
+      " tools/train_teacher.py)")
+  evaluation = (files.read_json_object(_EVALUATION.value)
                 if _EVALUATION.value else None)
   manifest = teacher_export.export_teacher(
       model, _EXPORT_DIR.value, _manifest(spec, results, evaluation))

@@ -42,8 +42,7 @@ import math
 
 import numpy as np
 import tensorflow as tf
-from tensorflow_graphics.geometry.transformation import axis_angle as tfg_axis_angle
-from tensorflow_graphics.geometry.transformation import rotation_matrix_3d
+from tensorflow_graphics.geometry import transformation as tfg_transformation
 
 from sph_embed.embedding import model as embedding_model
 
@@ -148,12 +147,13 @@ def rotation_matrices(axis_angle):
   """
   axis_angle = tf.convert_to_tensor(axis_angle)
   angle = _safe_norm(axis_angle)[..., None]
-  return rotation_matrix_3d.from_axis_angle(axis_angle / angle, angle)
+  return tfg_transformation.rotation_matrix_3d.from_axis_angle(
+      axis_angle / angle, angle)
 
 
 def axis_angle_vectors(rotations):
   """Rotation matrices [..., 3, 3] -> axis-angle vectors [..., 3], |y| <= pi."""
-  axis, angle = tfg_axis_angle.from_rotation_matrix(
+  axis, angle = tfg_transformation.axis_angle.from_rotation_matrix(
       tf.convert_to_tensor(rotations))
   return axis * angle
 

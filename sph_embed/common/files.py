@@ -1,6 +1,7 @@
 """Atomic writing: an output is either its old self or complete, never half.
 
-Every file or directory the library and the tools write goes through here:
+Every file or directory the library and the tools write goes through here
+(and the JSON files they read back, through `read_json_object`):
 
   with files.atomic_write(path) as f:      # or mode="wb"
     f.write(...)
@@ -126,6 +127,26 @@ def atomic_write(path, mode="w", encoding="utf-8", newline=None):
       yield f
       f.flush()
       os.fsync(f.fileno())
+
+
+def read_json_object(path, error=ValueError, missing_hint=""):
+  """The JSON object (a dict) in the file `path`.
+
+  Raises:
+    `error` naming the file: missing (the message then ends with
+    `missing_hint`), unreadable, not JSON, or not a JSON object.
+  """
+  if not os.path.isfile(path):
+    raise error(f"{path}: not found" + (f"; {missing_hint}" if missing_hint
+                                        else ""))
+  try:
+    with open(path, encoding="utf-8") as f:
+      data = json.load(f)
+  except (OSError, ValueError) as e:  # ValueError: not JSON, not UTF-8.
+    raise error(f"{path}: cannot read ({e})") from e
+  if not isinstance(data, dict):
+    raise error(f"{path}: expected a JSON object, got {type(data).__name__}")
+  return data
 
 
 def write_json_atomic(path, data, indent=1):

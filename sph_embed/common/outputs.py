@@ -132,7 +132,8 @@ def check_output_dir(path, flag):
     raise OutputError(f"{where}: {existing} is a file, so the directory"
                       " cannot be created; give another path")
   if not os.access(existing, os.W_OK | os.X_OK):
-    what = "is" if existing == absolute else f"would be created in {existing}, which is"
+    what = ("is" if existing == absolute
+            else f"would be created in {existing}, which is")
     raise OutputError(f"{where}: {what} not writable; choose a writable"
                       " location or fix its permissions")
   return absolute

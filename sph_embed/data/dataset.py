@@ -15,9 +15,9 @@ record is written, and only then is the shard renamed into place; a rerun
 skips shards that are in place with a record of the same build and deletes
 temporary leftovers, so an interrupted build resumes and readers never see
 a truncated shard.  A shard whose size differs from its record (truncated,
-damaged) or whose mesh files changed since is rebuilt.  Instances (all views of one
-instance stay in one shard) are shuffled before sharding so that every shard
-mixes categories.
+damaged) or whose mesh files changed since is rebuilt.  Instances (all views
+of one instance stay in one shard) are shuffled before sharding so that every
+shard mixes categories.
 
 The features of an example are described in sph_embed.data.example_schema.
 

@@ -9,7 +9,8 @@ with dR the Haar measure normalised to total volume 1 (so p is the density
 relative to the uniform distribution: p = 1 everywhere for constant C) and
 T > 0 a temperature fitted on held-out pairs by maximum likelihood.  We fit
 the inverse temperature b = 1 / T: the log-likelihood b C_true - log Z(b)
-(C_true: C at the grid cell of the true rotation, see below) is concave in b (log Z is a log-sum-exp), so the fit has one maximum.
+(C_true: C at the grid cell of the true rotation, see below) is concave in
+b (log Z is a log-sum-exp), so the fit has one maximum.
 
 Grid and quadrature weights.  `correlation.correlation_grid` samples C at
 alpha_a = a h, beta_b = b h (b = 0 .. M = N/2: both beta = 0 and beta = pi
@@ -32,20 +33,22 @@ report log(p_cell N / pi^2) on an equivolumetric grid of N rotations: the log
 density relative to a uniform density on SO(3) of total volume pi^2, so a
 uniform distribution scores -log(pi^2) ~ -2.29.  Ours is the same quantity
 for the discrete distribution on our grid: grid point i stands for its
-Euler cell, of Haar measure ~ v_i (its quadrature weight), with mass p_i v_i, i.e. density p_i over
-the cell; the score of a pair is log p_i - log(pi^2) for the cell i
-*nearest* the true rotation (its three Euler angles rounded to the grid,
-`nearest_cell`).  On an equivolumetric grid (v_i = 1 / N) this is exactly
-log(p_cell N / pi^2).  Evaluating the continuous exp(C(R_true) / T) / Z
-instead would be inconsistent with a grid normaliser: when the grid does
-not resolve the peak, C(R_true) can exceed every grid value and the
-likelihood grows without bound as T -> 0.
+Euler cell, of Haar measure ~ v_i (its quadrature weight), with mass
+p_i v_i, i.e. density p_i over the cell; the score of a pair is
+log p_i - log(pi^2) for the cell i *nearest* the true rotation (its three
+Euler angles rounded to the grid, `nearest_cell`).  On an equivolumetric
+grid (v_i = 1 / N) this is exactly log(p_cell N / pi^2).  Evaluating the
+continuous exp(C(R_true) / T) / Z instead would be inconsistent with a
+grid normaliser: when the grid does not resolve the peak, C(R_true) can
+exceed every grid value and the likelihood grows without bound as T -> 0.
+The score is capped by the cell size (9.0 for a cell at beta = pi/2 at
+N = 64, 11.1 at N = 128): sharp densities need a finer grid.
 
 Calibration.  The smallest region holding a fraction q of the mass is the
 set of cells of highest density holding q.  The true rotation lies in it
 iff the mass of the cells denser than the true rotation's cell (its
-"coverage") is below q; for a calibrated
-distribution the coverage is uniform on [0, 1].
+"coverage") is below q; for a calibrated distribution the coverage is
+uniform on [0, 1].
 
 Modes.  Separated local maxima of C (`correlation.peaks`: non-maximum
 suppression at a minimum geodesic distance), optionally refined by
@@ -205,9 +208,10 @@ def find_modes(grid, count, separation_degrees, temperature=1.0,
     separation_degrees: minimum geodesic distance between modes; each
       mode's mass is taken within half of it.
     temperature: T of the density.
-    fourier: the pair's Fourier coefficients (`correlation.fourier_correlation`);
-      if given, each mode is refined by continuous maximisation of C, and
-      the modes are separated after refinement.
+    fourier: the pair's Fourier coefficients
+      (`correlation.fourier_correlation`); if given, each mode is refined
+      by continuous maximisation of C, and the modes are separated after
+      refinement.
 
   Returns:
     Modes (fewer than `count` if the grid has fewer separated maxima).

@@ -1,4 +1,4 @@
-"""Plots of distributions over SO(3), as Implicit-PDF and Image2Sphere draw them.
+"""Plots of distributions over SO(3) as Implicit-PDF and Image2Sphere draw them.
 
 A rotation R is drawn as one point: the direction of its rotated x axis,
 R e_x (the first column of R), on a Mollweide map (longitude
@@ -13,6 +13,8 @@ the point; the true rotation, if given, is an open ring in the colour of
 its tilt (inside a thin black ring).  Implicit-PDF's own code plots the
 same axis and tilt, with its longitude origin turned by 90 degrees.
 """
+
+import warnings
 
 import numpy as np
 from matplotlib import cm
@@ -33,7 +35,11 @@ def axis_and_tilt(rotations):
   """
   rotations = np.asarray(rotations, dtype=np.float64)
   flat = transform.Rotation.from_matrix(rotations.reshape(-1, 3, 3))
-  angles = flat.as_euler("ZYX").reshape(rotations.shape[:-2] + (3,))
+  with warnings.catch_warnings():
+    # R e_x at a pole: only longitude +- tilt is defined; scipy sets the
+    # tilt to 0, which still rebuilds R.
+    warnings.filterwarnings("ignore", message="Gimbal lock detected")
+    angles = flat.as_euler("ZYX").reshape(rotations.shape[:-2] + (3,))
   return angles[..., 0], -angles[..., 1], angles[..., 2]
 
 

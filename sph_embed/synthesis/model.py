@@ -88,4 +88,5 @@ def decode(model, embeddings, rotations=None):
     inputs = rotate.band_limit(embeddings)
   else:
     inputs = rotate.rotate_embeddings(embeddings, rotations)
-  return model(inputs, training=False).numpy()
+  # predict_on_batch runs a cached graph: ~10x faster than an eager call.
+  return model.predict_on_batch(inputs)

@@ -123,15 +123,7 @@ def read_manifest(path):
   if not os.path.isfile(manifest_path):
     raise ModuleError(f"{path}: no {MANIFEST} (not a teacher module written"
                       " by export_teacher)")
-  try:
-    with open(manifest_path, encoding="utf-8") as f:
-      manifest = json.load(f)
-  except (OSError, json.JSONDecodeError) as e:
-    raise ModuleError(f"{manifest_path}: cannot read ({e})") from e
-  if not isinstance(manifest, dict):
-    raise ModuleError(f"{manifest_path}: expected a JSON object, got"
-                      f" {type(manifest).__name__}")
-  return manifest
+  return files.read_json_object(manifest_path, ModuleError)
 
 
 def _check_module_dir(path):

@@ -22,7 +22,6 @@ instance sees a different scaling.
 """
 
 import dataclasses
-import json
 import os
 import time
 
@@ -163,10 +162,7 @@ def evaluate(model, data_dir, split="test", batch_size=64, categories=None):
 
 def _update_results(config, architecture, result, evaluation, metadata):
   path = os.path.join(config.model_dir, RESULTS_FILE)
-  previous = {}
-  if os.path.isfile(path):
-    with open(path, encoding="utf-8") as f:
-      previous = json.load(f)
+  previous = files.read_json_object(path) if os.path.exists(path) else {}
   runs = previous.get("runs", []) + [{
       "command": config.command, "start_step": result.start_step,
       "final_step": result.final_step,

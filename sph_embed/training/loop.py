@@ -180,14 +180,8 @@ def read_run_spec(path, version, hint):
   Raises:
     ValueError naming the file: missing, unreadable, or another version.
   """
-  if not os.path.isfile(path):
-    raise ValueError(f"{path}: not found; {hint}")
-  try:
-    with open(path, encoding="utf-8") as f:
-      spec = json.load(f)
-  except (OSError, ValueError) as e:
-    raise ValueError(f"{path}: cannot read ({e})") from e
-  if not isinstance(spec, dict) or spec.get("version") != version:
+  spec = files.read_json_object(path, missing_hint=hint)
+  if spec.get("version") != version:
     raise ValueError(f"{path}: not a version-{version} run spec")
   return spec
 
@@ -243,7 +237,7 @@ CORRUPT_SUFFIX = ".corrupt"
 
 
 def _checkpoints_on_disk(directory):
-  """Path prefixes of the ckpt-<step> checkpoints in `directory`, newest first."""
+  """Prefixes of the ckpt-<step> checkpoints in `directory`, newest first."""
   found = []
   for path in glob.glob(os.path.join(glob.escape(directory), "ckpt-*.index")):
     match = _CHECKPOINT_INDEX.fullmatch(os.path.basename(path))

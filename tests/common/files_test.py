@@ -1,4 +1,5 @@
-"""Tests for sph_embed.common.files: atomic files and directories."""
+"""Tests for sph_embed.common.files: atomic files and directories, JSON
+reading."""
 
 import json
 import os
@@ -104,6 +105,33 @@ class AtomicFilesTest(_InTempDir):
     self.assertEqual(files.remove_temp_files(self.dir),
                      [".module.tmp-ba9876543210", ".out.json.tmp-0123456789ab"])
     self.assertEqual(self._listing(), ["out.json", "x.tmp"])
+
+
+class ReadJsonObjectTest(_InTempDir):
+
+  name = "spec.json"
+
+  def _write(self, text):
+    with open(self.path, "w", encoding="utf-8") as f:
+      f.write(text)
+
+  def test_reads_an_object(self):
+    self._write('{"version": 2}')
+    self.assertEqual(files.read_json_object(self.path), {"version": 2})
+
+  def test_problems_name_the_file(self):
+    with self.assertRaisesRegex(KeyError, "spec.json: not found; train one"):
+      files.read_json_object(self.path, KeyError, "train one")
+    for text, message in (("{not json", "spec.json: cannot read"),
+                          ("[1, 2]", "spec.json: expected a JSON object,"
+                           " got list")):
+      self._write(text)
+      with self.assertRaisesRegex(ValueError, message):
+        files.read_json_object(self.path)
+    with open(self.path, "wb") as f:
+      f.write(b"\xff\xfe\x00garbage")
+    with self.assertRaisesRegex(ValueError, "spec.json: cannot read"):
+      files.read_json_object(self.path)
 
 
 class AtomicDirectoryTest(_InTempDir):

@@ -13,7 +13,6 @@ import os
 import struct
 from unittest import mock
 
-import numpy as np
 import tensorflow as tf
 import trimesh
 

@@ -96,8 +96,8 @@ class DensityTest(parameterized.TestCase):
     # Z from an N-grid; exp(C / T) / Z integrated on a finer grid (C there
     # is exact: zero-padded Fourier series).
     rng = np.random.default_rng(0)
-    fourier, _, _ = noisy_pair(rng, rotations_lib.random_rotations(1, seed=1)[0],
-                               noise=0.3)
+    rotation = rotations_lib.random_rotations(1, seed=1)[0]
+    fourier, _, _ = noisy_pair(rng, rotation, noise=0.3)
     log_z = distributions.log_normalizer(
         correlation.correlation_grid(fourier, size))
     fine = correlation.correlation_grid(fourier, 128)

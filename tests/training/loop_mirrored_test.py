@@ -26,8 +26,10 @@ def _child():
   tf.config.set_logical_device_configuration(
       cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from sph_embed import teacher  # pylint: disable=g-import-not-at-top
-  from sph_embed import training  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  from sph_embed.teacher import model as teacher_model
+  from sph_embed.training import loop as train_loop
+  # pylint: enable=g-import-not-at-top
 
   rng = np.random.default_rng(0)
   x = rng.normal(size=(8, 5)).astype(np.float32)
@@ -41,7 +43,7 @@ def _child():
                                        1, kernel_initializer="ones")])
       optimizer = tf.keras.optimizers.SGD(0.1)
     metrics = {"loss": tf.keras.metrics.Mean("loss")}
-    step = training.make_train_step(
+    step = train_loop.make_train_step(
         strategy, model, optimizer,
         lambda m, b: ((m(b["x"])[:, 0] - b["y"])**2, {}), metrics)
     data = tf.data.Dataset.from_tensors({"x": x, "y": y})
@@ -49,15 +51,15 @@ def _child():
       step(batch)
     return model.get_weights()[0][:, 0].tolist()
 
-  mirrored = training.make_strategy("mirrored")
+  mirrored = train_loop.make_strategy("mirrored")
   report = {
       "replicas": mirrored.num_replicas_in_sync,
       "linear_mirrored": linear_step(mirrored),
-      "linear_default": linear_step(training.make_strategy("default")),
+      "linear_default": linear_step(train_loop.make_strategy("default")),
   }
 
   with mirrored.scope():
-    model = teacher.build_teacher(teacher.TeacherConfig.tiny(), 3)
+    model = teacher_model.build_teacher(teacher_model.TeacherConfig.tiny(), 3)
     optimizer = tf.keras.optimizers.Adam(1e-2)
   before = [v.numpy() for v in model.trainable_variables]
 
@@ -68,7 +70,7 @@ def _child():
 
   spheres = rng.uniform(size=(4, 64, 64, 1)).astype(np.float32)
   labels = np.array([0, 1, 2, 0], np.int32)
-  result = training.train(
+  result = train_loop.train(
       strategy=mirrored, model=model, optimizer=optimizer, loss_fn=loss_fn,
       dataset_fn=lambda start: tf.data.Dataset.from_tensors(
           {"sphere": spheres, "label": labels}).repeat().skip(start),
