@@ -4,7 +4,7 @@ Synthetic shapes (no download), 3DOF poses, 8 views per instance:
   python3 tools/build_dataset.py --output_dir=/tmp/data --source=synthetic \
       --train_instances=100 --test_instances=20 --views_per_instance=8
 
-ModelNet40 / ShapeNet trees, or a list file (see sph_embed/sources.py):
+ModelNet40 / ShapeNet trees, or a list file (see sph_embed/data/sources.py):
   python3 tools/build_dataset.py --output_dir=/tmp/mn --source=modelnet \
       --input=/data/ModelNet40 --categories=airplane,car,chair
 
@@ -28,7 +28,9 @@ from absl import app
 from absl import flags
 
 from sph_embed.common import cli
+from sph_embed.common import outputs
 from sph_embed.data import dataset
+from sph_embed.data import flags as data_flags
 from sph_embed.data import sources
 from sph_embed.data import views
 
@@ -42,22 +44,15 @@ _INPUT = flags.DEFINE_string(
 _CATEGORIES = flags.DEFINE_list(
     "categories", None, "Categories to use, in label order (default: all, "
     "sorted; synthetic: sph_embed.data.synthetic.CATEGORIES).")
-_TRAIN_INSTANCES = flags.DEFINE_integer(
-    "train_instances", 40, "Synthetic: train instances per category.")
-_TEST_INSTANCES = flags.DEFINE_integer(
-    "test_instances", 10, "Synthetic: held-out test instances per category.")
 _TEST_FRACTION = flags.DEFINE_float(
     "test_fraction", 0.2, "ShapeNet and list: fraction of instances in the "
     "test split.")
-_VIEWS = flags.DEFINE_integer("views_per_instance", 4,
-                              "Examples (poses) per instance.")
+_VIEW_SET = data_flags.define_view_set_flags(40, 10, 4, 0.0)
+flags.adopt_module_key_flags(data_flags)  # Listed by --help.
 _DOF = flags.DEFINE_enum("dof", "3", ["2", "3"], "Pose degrees of freedom.")
 _UP_AXIS = flags.DEFINE_enum(
     "up_axis", None, ["x", "y", "z"], "The source meshes' up axis, turned to "
     "+z on load (default: synthetic and modelnet z, shapenet y, list z).")
-_ANISOTROPIC_SCALE = flags.DEFINE_float(
-    "anisotropic_scale", 0.0, "Per-axis mesh scale factors uniform in "
-    "[1 - s, 1 + s] (augmentation); 0 = off.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 64, "View size in pixels.")
 _SPHERE_SIZE = flags.DEFINE_integer("sphere_size", 64,
                                     "Ray-cast map grid size n (n x n).")
@@ -66,8 +61,9 @@ _EXAMPLES_PER_SHARD = flags.DEFINE_integer("examples_per_shard", 1000,
                                            "Approximate shard size.")
 _NUM_WORKERS = flags.DEFINE_integer(
     "num_workers", None, "Worker processes (default: one per core).")
-_OVERWRITE = flags.DEFINE_bool(
-    "overwrite", False, "Replace a different dataset in --output_dir.")
+_OVERWRITE = outputs.define_overwrite_flag(
+    "a different dataset in --output_dir")
+flags.adopt_module_key_flags(outputs)  # Listed by --help.
 _STRICT = flags.DEFINE_bool("strict", False,
                             "Exit with status 1 if any file was skipped.")
 
@@ -77,12 +73,12 @@ def _source():
   kind = _SOURCE.value
   up_axis = _UP_AXIS.value or sources.DEFAULT_UP_AXES[kind]
   if kind == "synthetic":
+    train, test = (_VIEW_SET.train_instances.value,
+                   _VIEW_SET.test_instances.value)
     categories, instances = sources.synthetic_instances(
-        _CATEGORIES.value, _TRAIN_INSTANCES.value, _TEST_INSTANCES.value,
-        up_axis)
+        _CATEGORIES.value, train, test, up_axis)
     return categories, instances, {
-        "kind": kind, "train_instances": _TRAIN_INSTANCES.value,
-        "test_instances": _TEST_INSTANCES.value}
+        "kind": kind, "train_instances": train, "test_instances": test}
   if not _INPUT.value:
     raise app.UsageError(f"--source={kind} needs --input")
   if kind == "modelnet":
@@ -104,8 +100,9 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   categories, instances, description = _source()
   config = views.ViewConfig(
-      views_per_instance=_VIEWS.value, dof=int(_DOF.value),
-      anisotropic_scale=_ANISOTROPIC_SCALE.value,
+      views_per_instance=_VIEW_SET.views_per_instance.value,
+      dof=int(_DOF.value),
+      anisotropic_scale=_VIEW_SET.anisotropic_scale.value,
       image_size=_IMAGE_SIZE.value, sphere_size=_SPHERE_SIZE.value,
       seed=_SEED.value)
   metadata = dataset.build(

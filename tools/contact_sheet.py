@@ -24,8 +24,8 @@ from sph_embed.sphere import rotations
 from sph_embed.data import synthetic
 
 _OUTPUT = flags.DEFINE_string("output", "contact_sheet.png", "PNG to write.")
-_OVERWRITE = flags.DEFINE_bool("overwrite", False,
-                               "Replace an existing --output file.")
+_OVERWRITE = outputs.define_overwrite_flag()
+flags.adopt_module_key_flags(outputs)  # Listed by --help.
 _INSTANCES = flags.DEFINE_integer("instances", 6, "Instances per category.")
 _SIZE = flags.DEFINE_integer("size", 96, "Size of each view in pixels.")
 _CATEGORIES = flags.DEFINE_list("categories", list(synthetic.CATEGORIES),

@@ -23,7 +23,6 @@ import csv
 import os
 import sys
 
-from absl import app
 from absl import flags
 import numpy as np
 import tqdm
@@ -32,40 +31,16 @@ from sph_embed.common import cli
 from sph_embed.common import files
 from sph_embed.common import outputs
 from sph_embed.pose import distributions
-from sph_embed.pose import evaluation as pose_evaluation
+from sph_embed.pose import flags as pose_flags
 from sph_embed.report import so3_plot
 
-_EMBEDDINGS = flags.DEFINE_string("embeddings", None, "Embeddings .npz file.")
-_PROTOCOL = flags.DEFINE_enum("protocol", "ib", list(pose_evaluation.PROTOCOLS),
-                              "ib: instance-based, cb: category-based.")
-_PAIRS = flags.DEFINE_integer("pairs", 3, "Pairs per instance.", lower_bound=1)
-_UPSAMPLE = flags.DEFINE_integer("upsample", 4, "Spatial upsampling factor"
-                                 " before the transform.", lower_bound=1)
-_MODE = flags.DEFINE_enum("mode", "image", ["image", "mesh", "teacher"],
-                          "As tools/correlate.py --mode.")
-_SYMMETRIC_CATEGORIES = flags.DEFINE_list(
-    "symmetric_categories", [], "Categories whose errors are scored "
-    "min(err, 180 - err), as tools/correlate.py (the densities are not "
-    "affected). Default: none.")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the pair selection.")
-_NORMALIZE = flags.DEFINE_bool("normalize", False,
-                               "Per-channel normalisation before correlating.")
-_GRID_SIZE = flags.DEFINE_integer(
-    "grid_size", 0, "Euler grid points per angle (even, >= 2B); 0: 2B.",
-    lower_bound=0)
-_MODES = flags.DEFINE_integer("modes", 2, "Modes per pair (best-of-top-k).",
-                              lower_bound=1)
-_SEPARATION = flags.DEFINE_float(
-    "mode_separation_degrees", 30.0, "Minimum geodesic distance between "
-    "modes; a mode's mass is taken within half of it.", lower_bound=1e-3)
-_BATCH = flags.DEFINE_integer("batch", 16, "Pairs per batch.", lower_bound=1)
-_OUTPUT = flags.DEFINE_string("output", None, "Per-pair CSV (optional).")
-_OVERWRITE = flags.DEFINE_bool("overwrite", False,
-                               "Replace an existing --output.")
-_PLOTS_DIR = flags.DEFINE_string("plots_dir", None,
-                                 "Directory for SO(3) plots (PNG).")
-_PLOT_PAIRS = flags.DEFINE_integer("plot_pairs", 1,
-                                   "Pairs plotted per category.", lower_bound=0)
+_PAIR = pose_flags.define_pair_flags()
+_CSV = pose_flags.define_csv_output_flags("one row per pair")
+_MODES = pose_flags.define_mode_flags(2, "Modes per pair (best-of-top-k).")
+_PLOTS = pose_flags.define_plot_flags("plots_dir", 1,
+                                      "Pairs plotted per category.")
+flags.adopt_module_key_flags(pose_flags)  # Listed by --help.
+flags.adopt_module_key_flags(outputs)
 
 
 def write_csv(path, bench):
@@ -111,38 +86,33 @@ def write_plots(directory, bench):
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  if not _EMBEDDINGS.value:
-    raise app.UsageError("--embeddings is required")
-  if _OUTPUT.value:
-    outputs.check_output_file(_OUTPUT.value, "output", (".csv",),
-                              {"embeddings": _EMBEDDINGS.value},
-                              _OVERWRITE.value)
-  if _PLOTS_DIR.value:
-    outputs.check_output_dir(_PLOTS_DIR.value, "plots_dir")
+  pose_flags.check_arguments(argv, _PAIR)
+  if _CSV.output.value:
+    outputs.check_output_file(_CSV.output.value, "output", (".csv",),
+                              {"embeddings": _PAIR.embeddings.value},
+                              _CSV.overwrite.value)
+  if _PLOTS.directory.value:
+    outputs.check_output_dir(_PLOTS.directory.value, "plots_dir")
   with tqdm.tqdm(unit="pair", file=sys.stderr) as bar:
     bench = distributions.evaluate_embeddings(
-        _EMBEDDINGS.value, _PROTOCOL.value, _PAIRS.value, _UPSAMPLE.value,
-        _MODE.value, _SEED.value, _GRID_SIZE.value or None, _NORMALIZE.value,
-        _MODES.value, _SEPARATION.value, _SYMMETRIC_CATEGORIES.value,
-        _BATCH.value, _PLOT_PAIRS.value if _PLOTS_DIR.value else 0,
-        bar.update)
-  print(f"{_EMBEDDINGS.value}: protocol {_PROTOCOL.value.upper()},"
-        f" {_MODE.value} mode, upsample x{_UPSAMPLE.value}"
-        + (f", symmetric: {','.join(_SYMMETRIC_CATEGORIES.value)}"
-           if _SYMMETRIC_CATEGORIES.value else "")
+        _PAIR.embeddings.value, _PAIR.protocol.value, _PAIR.pairs.value,
+        _PAIR.upsample.value, _PAIR.mode.value, _PAIR.seed.value,
+        _PAIR.grid_size.value or None, _PAIR.normalize.value,
+        _MODES.modes.value, _MODES.separation.value,
+        _PAIR.symmetric_categories.value, _PAIR.batch.value,
+        _PLOTS.pairs.value if _PLOTS.directory.value else 0, bar.update)
+  print(pose_flags.describe(_PAIR)
         + f"; temperature fitted on instance half 0:"
         f" {bench.fit.temperatures[0]:.4g}, half 1:"
         f" {bench.fit.temperatures[1]:.4g} (each scores the other half)")
-  print(distributions.format_table(bench.rows, _MODES.value))
+  print(distributions.format_table(bench.rows, _MODES.modes.value))
   for message in bench.skipped:
     print(f"skipped: {message}")
-  if _OUTPUT.value:
-    write_csv(_OUTPUT.value, bench)
-    print(f"wrote {_OUTPUT.value}")
-  if _PLOTS_DIR.value:
-    for path in write_plots(_PLOTS_DIR.value, bench):
+  if _CSV.output.value:
+    write_csv(_CSV.output.value, bench)
+    print(f"wrote {_CSV.output.value}")
+  if _PLOTS.directory.value:
+    for path in write_plots(_PLOTS.directory.value, bench):
       print(f"wrote {path}")
 
 

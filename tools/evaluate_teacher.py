@@ -6,7 +6,7 @@
 Ray-casts each mesh upright and in --rotations random SO(3) rotations and
 reports, as JSON (--output) and on stdout:
 - the equivariance error of the `pose` and `synthesis` maps (definition in
-  sph_embed/teacher_evaluation.py) of the teacher, of the planar control
+  sph_embed/teacher/evaluation.py) of the teacher, of the planar control
   with random weights (same widths, --seed) and, with --control_model_dir,
   of a trained planar control; and of the input maps themselves (the
   floor set by ray-cast sampling);
@@ -52,8 +52,8 @@ _ROTATIONS = flags.DEFINE_integer("rotations", 8, "Rotations per mesh.",
                                   lower_bound=1)
 _SEED = flags.DEFINE_integer("seed", 0, "Rotation and control-init seed.")
 _OUTPUT = flags.DEFINE_string("output", None, "JSON file to write.")
-_OVERWRITE = flags.DEFINE_bool("overwrite", False,
-                               "Replace an existing --output file.")
+_OVERWRITE = output_paths.define_overwrite_flag()
+flags.adopt_module_key_flags(output_paths)  # Listed by --help.
 
 _BATCH = 32
 

@@ -46,8 +46,8 @@ _BATCH_SIZE = flags.DEFINE_integer("batch_size", 64,
 _MAX_EXAMPLES = flags.DEFINE_integer(
     "max_examples", 0, "Embed only the first this many examples; 0 = all.")
 _IMAGES = flags.DEFINE_bool("images", True, "Also store the views (uint8).")
-_OVERWRITE = flags.DEFINE_bool("overwrite", False,
-                               "Replace an existing --output file.")
+_OVERWRITE = outputs.define_overwrite_flag()
+flags.adopt_module_key_flags(outputs)  # Listed by --help.
 
 
 def main(argv):

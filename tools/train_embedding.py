@@ -92,11 +92,7 @@ def main(argv):
   config = training_flags.loop_config(_LOOP)
   settings = embedding_training_from_flags()
   _, result = embedding_training.train(config, settings)
-  print(f"trained steps {result.start_step}..{result.final_step} in"
-        f" {result.seconds:.0f} s; last metrics:")
-  for name, value in sorted(result.last_metrics.items()):
-    print(f"  {name} = {float(value):.6g}")
-  print(f"model: {config.model_dir}")
+  training_flags.print_training_summary(result, config.model_dir)
 
 
 if __name__ == "__main__":

@@ -89,11 +89,7 @@ def main(argv):
   # A bad --embedding_model_dir or --hub_module: a ValueError starting with
   # the flag's name.
   _, result = synthesis_training.train(config, settings)
-  print(f"trained steps {result.start_step}..{result.final_step} in"
-        f" {result.seconds:.0f} s; last metrics:")
-  for name, value in sorted(result.last_metrics.items()):
-    print(f"  {name} = {float(value):.6g}")
-  print(f"model: {config.model_dir}")
+  training_flags.print_training_summary(result, config.model_dir)
 
 
 if __name__ == "__main__":

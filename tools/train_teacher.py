@@ -32,6 +32,7 @@ from absl import logging
 
 from sph_embed.common import cli
 from sph_embed.data import dataset
+from sph_embed.data import flags as data_flags
 from sph_embed.data import sources
 from sph_embed.data import views
 from sph_embed.teacher import model as teacher_model
@@ -45,15 +46,9 @@ flags.adopt_module_key_flags(training_flags)  # Listed by --help.
 _BUILD_DATA = flags.DEFINE_bool(
     "build_data", False, "If --data_dir holds no finished dataset, build a "
     "synthetic one there first (3DOF poses; the flags below).")
-_TRAIN_INSTANCES = flags.DEFINE_integer(
-    "train_instances", 150, "--build_data: train instances per category.")
-_TEST_INSTANCES = flags.DEFINE_integer(
-    "test_instances", 20, "--build_data: held-out instances per category.")
-_VIEWS = flags.DEFINE_integer("views_per_instance", 6,
-                              "--build_data: poses per instance.")
-_ANISOTROPIC_SCALE = flags.DEFINE_float(
-    "anisotropic_scale", 0.2, "--build_data: augmentation, per-axis mesh "
-    "scale factors uniform in [1 - s, 1 + s] for every example; 0 = off.")
+_VIEW_SET = data_flags.define_view_set_flags(150, 20, 6, 0.2,
+                                              "--build_data: ")
+flags.adopt_module_key_flags(data_flags)  # Listed by --help.
 _BUILD_WORKERS = flags.DEFINE_integer(
     "build_workers", None, "--build_data: worker processes (default: one "
     "per core).")
@@ -84,14 +79,17 @@ _EPOCHS = flags.DEFINE_integer(
 
 
 def _build_synthetic(data_dir):
+  view_set = _VIEW_SET
   categories, instances = sources.synthetic_instances(
-      None, _TRAIN_INSTANCES.value, _TEST_INSTANCES.value)
-  config = views.ViewConfig(views_per_instance=_VIEWS.value, dof=3,
-                            anisotropic_scale=_ANISOTROPIC_SCALE.value)
+      None, view_set.train_instances.value, view_set.test_instances.value)
+  config = views.ViewConfig(
+      views_per_instance=view_set.views_per_instance.value, dof=3,
+      anisotropic_scale=view_set.anisotropic_scale.value)
   logging.info("Building a synthetic dataset in %s", data_dir)
   dataset.build(instances, categories, data_dir, config,
-                {"kind": "synthetic", "train_instances": _TRAIN_INSTANCES.value,
-                 "test_instances": _TEST_INSTANCES.value},
+                {"kind": "synthetic",
+                 "train_instances": view_set.train_instances.value,
+                 "test_instances": view_set.test_instances.value},
                 command_line=shlex.join(sys.argv),
                 num_workers=_BUILD_WORKERS.value)
 

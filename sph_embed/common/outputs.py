@@ -15,6 +15,8 @@ TensorFlow-free: only the standard library.
 import os
 import re
 
+from absl import flags
+
 # Files that make a directory a run, a module or a dataset; a tool's output
 # never replaces one of them (even with --overwrite): doing so breaks the
 # run that owns it.
@@ -161,3 +163,8 @@ def check_replaced_dir(path, flag, markers):
           f" tool (no {' or '.join(markers)}), but would be replaced as a"
           " whole; give a new or an empty directory")
   return absolute
+
+
+def define_overwrite_flag(what="an existing --output file"):
+  """--overwrite, defined once for every tool that writes; `what` it replaces."""
+  return flags.DEFINE_bool("overwrite", False, f"Replace {what}.")

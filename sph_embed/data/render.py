@@ -66,7 +66,7 @@ class _TensorFlowAfterMesaBlocker(importlib.abc.MetaPathFinder):
           "tensorflow cannot be imported in this process: sph_embed.data.render"
           " already rendered with Mesa, and TensorFlow's LLVM symbols crash"
           " Mesa's (SIGSEGV). Import tensorflow before the first render, or"
-          " render in a separate process (see sph_embed/render.py).")
+          " render in a separate process (see sph_embed/data/render.py).")
     return None
 
 

@@ -138,13 +138,10 @@ def model_spec(settings, data_dir, metadata, target_shape):
 def read_model_spec(model_dir):
   """The embedding_model.json of a model directory, checked."""
   path = os.path.join(model_dir, MODEL_SPEC)
-  spec = train_loop.read_run_spec(
+  return train_loop.read_run_spec(
       path, SPEC_VERSION, f"{model_dir} is not a model directory written by"
-      " tools/train_embedding.py")
-  missing = [k for k in _ARCHITECTURE_KEYS if k not in spec]
-  if missing:
-    raise ValueError(f"{path}: missing keys {missing}")
-  return spec
+      " tools/train_embedding.py",
+      _ARCHITECTURE_KEYS)
 
 
 def _check_resume(model_dir, spec):
@@ -173,15 +170,8 @@ def restore_model(model_dir, checkpoint=None):
       model_dir/checkpoints).
   """
   spec = read_model_spec(model_dir)
-  if checkpoint is None:
-    checkpoint = train_loop.latest_checkpoint(
-        os.path.join(model_dir, "checkpoints"))
-    if checkpoint is None:
-      raise ValueError(f"{model_dir}/checkpoints: no checkpoint")
-  model = build_model(spec)
-  status = tf.train.Checkpoint(model=model).restore(checkpoint)
-  status.expect_partial().assert_existing_objects_matched()
-  logging.info("Restored the embedding network from %s", checkpoint)
+  model = train_loop.restore_weights(build_model(spec), model_dir,
+                                     checkpoint, "embedding network")
   return model, spec
 
 
@@ -275,13 +265,16 @@ def train(config, settings, after_step=None):
                      " epochs)")
   tf.keras.utils.set_random_seed(config.seed)
   strategy = train_loop.make_strategy(config.strategy)
+  # The frozen teacher is loaded outside the strategy's scope: a TF-Hub
+  # module loaded inside a MirroredStrategy's scope fails when called (its
+  # functions get traced in the cross-replica context).  Its variables are
+  # only read, so plain variables serve every replica.
+  teacher, target_shape = load_teacher(settings.hub_module,
+                                       settings.output_key)
+  metadata = check_dataset(config.data_dir, teacher_export.INPUT_SHAPE[1])
+  spec = model_spec(settings, config.data_dir, metadata, target_shape)
+  _check_resume(config.model_dir, spec)
   with strategy.scope():
-    teacher, target_shape = load_teacher(settings.hub_module,
-                                         settings.output_key)
-    metadata = check_dataset(config.data_dir,
-                             teacher_export.INPUT_SHAPE[1])
-    spec = model_spec(settings, config.data_dir, metadata, target_shape)
-    _check_resume(config.model_dir, spec)
     model = build_model(spec)
     # The legacy optimizer is TF1's AdamOptimizer (the original's; epsilon
     # is the paper's "epsilon hat"), and its update traces in seconds where

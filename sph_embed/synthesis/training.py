@@ -191,13 +191,10 @@ def model_spec(settings, data_dir, metadata, embedder):
 def read_model_spec(model_dir):
   """The synthesis_model.json of a model directory, checked."""
   path = os.path.join(model_dir, MODEL_SPEC)
-  spec = train_loop.read_run_spec(
+  return train_loop.read_run_spec(
       path, SPEC_VERSION, f"{model_dir} is not a model directory written by"
-      " tools/train_synthesis.py")
-  missing = [k for k in _ARCHITECTURE_KEYS if k not in spec]
-  if missing:
-    raise ValueError(f"{path}: missing keys {missing}")
-  return spec
+      " tools/train_synthesis.py",
+      _ARCHITECTURE_KEYS)
 
 
 def build_model(spec):
@@ -216,15 +213,8 @@ def restore_model(model_dir, checkpoint=None):
       model_dir/checkpoints).
   """
   spec = read_model_spec(model_dir)
-  if checkpoint is None:
-    checkpoint = train_loop.latest_checkpoint(
-        os.path.join(model_dir, "checkpoints"))
-    if checkpoint is None:
-      raise ValueError(f"{model_dir}/checkpoints: no checkpoint")
-  model = build_model(spec)
-  status = tf.train.Checkpoint(model=model).restore(checkpoint)
-  status.expect_partial().assert_existing_objects_matched()
-  logging.info("Restored the synthesis network from %s", checkpoint)
+  model = train_loop.restore_weights(build_model(spec), model_dir,
+                                     checkpoint, "synthesis network")
   return model, spec
 
 
@@ -310,12 +300,16 @@ def train(config, settings, after_step=None):
                      " epochs)")
   tf.keras.utils.set_random_seed(config.seed)
   strategy = train_loop.make_strategy(config.strategy)
+  # The frozen embedder is loaded outside the strategy's scope: a TF-Hub
+  # module loaded inside a MirroredStrategy's scope fails when called (its
+  # functions get traced in the cross-replica context).  Its variables are
+  # only read, so plain variables serve every replica.
+  embedder = load_embedder(settings)
+  metadata = check_dataset(config.data_dir, embedder)
+  spec = model_spec(settings, config.data_dir, metadata, embedder)
+  train_loop.write_or_check_run_spec(
+      os.path.join(config.model_dir, MODEL_SPEC), spec, _ARCHITECTURE_KEYS)
   with strategy.scope():
-    embedder = load_embedder(settings)
-    metadata = check_dataset(config.data_dir, embedder)
-    spec = model_spec(settings, config.data_dir, metadata, embedder)
-    train_loop.write_or_check_run_spec(
-        os.path.join(config.model_dir, MODEL_SPEC), spec, _ARCHITECTURE_KEYS)
     model = build_model(spec)
     # The legacy (TF1) Adam, as the embedding trainer: its update traces in
     # seconds where the new one XLA-compiles for ~10 s on a CPU.

@@ -108,13 +108,9 @@ def read_spec(model_dir):
 def restore_model(model_dir):
   """(model, spec): the model of `model_dir` with its newest checkpoint."""
   spec, config = read_spec(model_dir)
-  model = build_model(spec["architecture"], config, len(spec["categories"]))
-  checkpoints = os.path.join(model_dir, "checkpoints")
-  latest = train_loop.latest_checkpoint(checkpoints)
-  if latest is None:
-    raise ValueError(f"{checkpoints}: no checkpoint to restore")
-  tf.train.Checkpoint(model=model).restore(latest).expect_partial()
-  logging.info("Restored %s from %s", spec["architecture"], latest)
+  model = train_loop.restore_weights(
+      build_model(spec["architecture"], config, len(spec["categories"])),
+      model_dir, what=f"{spec['architecture']} teacher")
   return model, spec
 
 

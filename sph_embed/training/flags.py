@@ -153,3 +153,12 @@ def loop_config(loop_flags, command=None):
   except ValueError as e:
     # LoopConfig's messages start with the field, which is the flag's name.
     raise app.UsageError(f"--{e}") from None
+
+
+def print_training_summary(result, model_dir):
+  """What every trainer tool prints at the end (stdout)."""
+  print(f"trained steps {result.start_step}..{result.final_step} in"
+        f" {result.seconds:.0f} s; last metrics:")
+  for name, value in sorted(result.last_metrics.items()):
+    print(f"  {name} = {float(value):.6g}")
+  print(f"model: {model_dir}")

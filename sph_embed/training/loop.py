@@ -169,20 +169,25 @@ class LoopConfig:
         eval_every_steps=self.eval_every_steps)
 
 
-def read_run_spec(path, version, hint):
+def read_run_spec(path, version, hint, required_keys=()):
   """The JSON spec of a training run (what was trained, from what).
 
   Args:
     path: the spec file.
     version: the spec version this code reads.
     hint: what to do when the file is missing (ends the error message).
+    required_keys: keys the spec must have (those that define the model).
 
   Raises:
-    ValueError naming the file: missing, unreadable, or another version.
+    ValueError naming the file: missing, unreadable, another version, or
+    missing required keys.
   """
   spec = files.read_json_object(path, missing_hint=hint)
   if spec.get("version") != version:
     raise ValueError(f"{path}: not a version-{version} run spec")
+  missing = [k for k in required_keys if k not in spec]
+  if missing:
+    raise ValueError(f"{path}: missing keys {missing}")
   return spec
 
 
@@ -291,6 +296,29 @@ def _checkpoint_problem(prefix):
     lines = str(e).strip().splitlines() or [type(e).__name__]
     return f"{type(e).__name__}: {lines[0]}"
   return None
+
+
+def restore_weights(model, model_dir, checkpoint=None, what="model"):
+  """Loads trained weights into `model` (built from the run's spec).
+
+  Args:
+    model: the network, built as the run `model_dir` describes.
+    model_dir: a run directory written by a trainer.
+    checkpoint: a checkpoint path prefix (default: the newest readable one
+      in model_dir/checkpoints).
+    what: the network's name, for the log.
+
+  Returns:
+    `model`.  ValueError when the run has no checkpoint.
+  """
+  if checkpoint is None:
+    checkpoint = latest_checkpoint(os.path.join(model_dir, "checkpoints"))
+    if checkpoint is None:
+      raise ValueError(f"{model_dir}/checkpoints: no checkpoint")
+  status = tf.train.Checkpoint(model=model).restore(checkpoint)
+  status.expect_partial().assert_existing_objects_matched()
+  logging.info("Restored the %s from %s", what, checkpoint)
+  return model
 
 
 def latest_checkpoint(directory):

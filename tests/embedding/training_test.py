@@ -117,6 +117,15 @@ class TrainEmbeddingTest(tf.test.TestCase):
     losses = read_scalars(os.path.join(self.reference_dir, "train"))["loss"]
     self.assertLess(losses[_STEPS], 0.8 * losses[3])
 
+  def test_trains_under_the_mirrored_strategy(self):
+    """The TF-Hub teacher must be usable inside the replicas' step (it was
+    loaded inside the strategy's scope, and calling it then failed)."""
+    model_dir = os.path.join(self.root, "mirrored")
+    _, result = embedding_training.train(
+        *self.config(model_dir, strategy="mirrored", max_steps=2,
+                     eval_every_steps=None))
+    self.assertEqual(result.final_step, 2)
+
   def test_tensorboard_scalars(self):
     train = read_scalars(os.path.join(self.reference_dir, "train"))
     self.assertContainsSubset(["loss", "relative_error", "learning_rate"],

@@ -6,7 +6,6 @@ R2 R1^T.  Everything runs without TensorFlow.
 """
 
 import csv
-import importlib.util
 import os
 import subprocess
 import sys
@@ -22,20 +21,10 @@ from sph_embed.pose import embeddings_io
 from sph_embed.pose import evaluation as pose_evaluation
 from sph_embed.sphere import rotations as rotations_lib
 from sph_embed.sphere import sht_numpy
+from sph_embed.report import correlate_embeddings
 from tests import mesh_test_util
 
 _TOOL = os.path.join(mesh_test_util.REPO_ROOT, "tools", "correlate.py")
-
-
-def tool_module():
-  """tools/correlate.py imported once in this process (for `run`)."""
-  name = "correlate_tool"
-  if name not in sys.modules:
-    spec = importlib.util.spec_from_file_location(name, _TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    sys.modules[name] = module
-  return sys.modules[name]
 
 
 def run_tool(*args):
@@ -187,7 +176,7 @@ class CorrelateToolTest(parameterized.TestCase):
     results = {}
     for mode in ("image", "mesh"):
       out = self.path(f"{mode}.csv")
-      tool_module().run(self.path("m.npz"), upsample=1, mode=mode, output=out,
+      correlate_embeddings.run(self.path("m.npz"), upsample=1, mode=mode, output=out,
                         progress=False)
       results[mode] = np.array([float(r["error_deg"]) for r in read_csv(out)])
     self.assertLess(results["mesh"].max(), 0.5)
@@ -203,7 +192,7 @@ class CorrelateToolTest(parameterized.TestCase):
     results = {}
     for mode in ("mesh", "teacher"):
       out = self.path(f"{mode}.csv")
-      tool_module().run(self.path("t.npz"), upsample=1, mode=mode, output=out,
+      correlate_embeddings.run(self.path("t.npz"), upsample=1, mode=mode, output=out,
                         progress=False)
       results[mode] = np.array([float(r["error_deg"]) for r in read_csv(out)])
     self.assertLess(results["teacher"].max(), 0.5)
@@ -253,7 +242,7 @@ class CorrelateToolTest(parameterized.TestCase):
     self.assertEqual(table, {"airplane": "yes", "car": "no",
                              "overall": "mixed"})
     with self.assertRaisesRegex(ValueError, r"names \['airplan'\], not"):
-      tool_module().run(self.path("s.npz"), symmetric_categories=["airplan"],
+      correlate_embeddings.run(self.path("s.npz"), symmetric_categories=["airplan"],
                         progress=False)
     old_flag = run_tool("--embeddings", self.path("s.npz"), "--symmetric")
     self.assertNotEqual(old_flag.returncode, 0)
@@ -273,7 +262,7 @@ class CorrelateToolTest(parameterized.TestCase):
     self.assertFalse(os.path.exists(self.path("bad.csv")))
 
   def test_bad_input(self):
-    run = tool_module().run
+    run = correlate_embeddings.run
     maps, poses, category, instance = synthetic_views([("sofa", "s")],
                                                       views=2, seed=7)
     embeddings_io.save_embeddings(self.path("one.npz"), maps, poses, category,

@@ -9,7 +9,7 @@ from absl.testing import absltest
 from absl.testing import parameterized
 from scipy.spatial import transform
 
-from sph_embed.baselines import relative_pose
+from sph_embed.pose import relative_from_absolute
 from sph_embed.pose import evaluation as pose_evaluation
 
 Rotation = transform.Rotation
@@ -36,7 +36,7 @@ def views_table(instances=4, views=4, categories=("car", "chair"), seed=0):
 class RelativePoseTest(parameterized.TestCase):
 
   def test_composition_is_r2_r1_transposed(self):
-    estimated = relative_pose.relative_pose_estimates(
+    estimated = relative_from_absolute.relative_pose_estimates(
         np.stack([RZ90, RX90]), np.array([[0, 1], [1, 0]]))
     # R2 R1^T = RX90 RZ90^T, by hand.
     expected = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]])
@@ -51,7 +51,7 @@ class RelativePoseTest(parameterized.TestCase):
   @parameterized.parameters("ib", "cb")
   def test_true_rotations_score_zero(self, protocol):
     table = views_table()
-    rows, skipped, pairs, errors, _ = relative_pose.evaluate(
+    rows, skipped, pairs, errors, _ = relative_from_absolute.evaluate(
         table["rotations"], table, protocol)
     expected_pairs, _ = pose_evaluation.make_pairs(
         table["category"], table["instance"], protocol, 3, 0)
@@ -63,12 +63,12 @@ class RelativePoseTest(parameterized.TestCase):
   def test_common_frame_offset_cancels(self):
     table = views_table(seed=1)
     offset = Rotation.from_rotvec([0.3, -1.2, 2.0]).as_matrix()
-    _, _, _, errors, _ = relative_pose.evaluate(table["rotations"] @ offset,
-                                                table, "ib")
+    _, _, _, errors, _ = relative_from_absolute.evaluate(
+        table["rotations"] @ offset, table, "ib")
     np.testing.assert_allclose(errors, 0.0, atol=1e-5)
     # The same offset applied on the left (a camera-frame error) does not.
-    _, _, _, errors, _ = relative_pose.evaluate(offset @ table["rotations"],
-                                                table, "ib")
+    _, _, _, errors, _ = relative_from_absolute.evaluate(
+        offset @ table["rotations"], table, "ib")
     self.assertGreater(np.median(errors), 10.0)
 
   def test_errors_of_perturbed_predictions(self):
@@ -80,7 +80,7 @@ class RelativePoseTest(parameterized.TestCase):
     perturbations = Rotation.from_rotvec(
         axes / np.linalg.norm(axes, axis=1, keepdims=True) * angles[:, None])
     predicted = perturbations.as_matrix() @ table["rotations"]
-    _, _, pairs, errors, estimated = relative_pose.evaluate(
+    _, _, pairs, errors, estimated = relative_from_absolute.evaluate(
         predicted, table, "cb", seed=4)
     # Against scipy: the angle of (R_hat_j R_hat_i^T)^T (R_j R_i^T).
     truth = Rotation.from_matrix(table["rotations"])
@@ -106,8 +106,9 @@ class RelativePoseTest(parameterized.TestCase):
     half_turn = Rotation.from_rotvec([0.0, 0.0, np.pi]).as_matrix()
     predicted = table["rotations"].copy()
     predicted[1::2] = half_turn @ predicted[1::2]
-    _, _, pairs, plain, _ = relative_pose.evaluate(predicted, table, "ib")
-    rows, _, _, folded, _ = relative_pose.evaluate(
+    _, _, pairs, plain, _ = relative_from_absolute.evaluate(predicted, table,
+                                                            "ib")
+    rows, _, _, folded, _ = relative_from_absolute.evaluate(
         predicted, table, "ib", symmetric_categories=("car",))
     self.assertAlmostEqual(plain.max(), 180.0, places=4)
     is_car = table["category"][pairs[:, 0]] == "car"
@@ -118,21 +119,21 @@ class RelativePoseTest(parameterized.TestCase):
   def test_bad_input(self):
     rotations = Rotation.random(3, random_state=0).as_matrix()
     with self.assertRaisesRegex(ValueError, r"pairs: expected shape \[P, 2\]"):
-      relative_pose.relative_pose_estimates(rotations, np.array([0, 1]))
+      relative_from_absolute.relative_pose_estimates(rotations, np.array([0, 1]))
     with self.assertRaisesRegex(ValueError, r"indices must be in \[0, 3\)"):
-      relative_pose.relative_pose_estimates(rotations, np.array([[0, 3]]))
+      relative_from_absolute.relative_pose_estimates(rotations, np.array([[0, 3]]))
     with self.assertRaisesRegex(ValueError, "predicted rotations: not"
                                 " orthonormal"):
-      relative_pose.relative_pose_estimates(2 * rotations, np.array([[0, 1]]))
+      relative_from_absolute.relative_pose_estimates(2 * rotations, np.array([[0, 1]]))
     with self.assertRaisesRegex(ValueError, "3 predicted rotations for 32"):
-      relative_pose.evaluate(rotations, views_table(), "ib")
+      relative_from_absolute.evaluate(rotations, views_table(), "ib")
 
   def test_does_not_import_tensorflow(self):
     # Usable by the TF-free pose layer; a fresh process, as this one may
     # have imported TensorFlow through other tests.
     result = subprocess.run(
         [sys.executable, "-c", "import sys; import"
-         " sph_embed.baselines.relative_pose; print('tensorflow' in"
+         " sph_embed.pose.relative_from_absolute; print('tensorflow' in"
          " sys.modules)"], cwd=_REPO_ROOT, capture_output=True, text=True,
         timeout=300, check=False)
     self.assertEqual(result.returncode, 0, result.stderr)

@@ -1,7 +1,8 @@
-"""Relative poses from regressed canonical rotations (NumPy, no TensorFlow).
+"""Relative poses from per-view absolute rotations (NumPy, no TensorFlow).
 
-The regression baseline predicts each view's canonical rotation R_hat_i
-(sph_embed.baselines.regression).  A pair (i, j) of the IB/CB protocols asks
+A model of absolute pose (the regression baseline,
+sph_embed.baselines.regression) predicts each view's canonical rotation
+R_hat_i.  A pair (i, j) of the IB/CB protocols asks
 for R_rel with R_j = R_rel R_i (DESIGN §1), estimated as
 R_hat_j R_hat_i^T, as the paper computes the baseline's relative poses
 (appendix B.1).  A frame offset Q common to all predictions,
