@@ -59,9 +59,7 @@ _ANISOTROPIC_SCALE = flags.DEFINE_float(
 _NUM_WORKERS = flags.DEFINE_integer(
     "num_workers", None, "--views=on_the_fly: rendering processes (default: "
     "one per core).")
-_EVAL_EXAMPLES = flags.DEFINE_integer(
-    "eval_examples", 0, "Held-out examples per evaluation; 0 = the whole "
-    "test split.")
+_EVAL_EXAMPLES = training_flags.define_eval_examples_flag()
 
 
 def embedding_training_from_flags():
@@ -79,11 +77,7 @@ def embedding_training_from_flags():
       views=_VIEWS.value, anisotropic_scale=_ANISOTROPIC_SCALE.value,
       num_workers=_NUM_WORKERS.value,
       eval_examples=_EVAL_EXAMPLES.value or None)
-  try:
-    return settings.validate()
-  except ValueError as e:
-    # The messages start with the field, which is the flag's name.
-    raise app.UsageError(f"--{e}") from None
+  return training_flags.validated(settings)
 
 
 def main(argv):

@@ -56,9 +56,7 @@ _PRESET = flags.DEFINE_enum(
 _PIXEL_LOSS = flags.DEFINE_enum(
     "pixel_loss", "l1", list(synthesis_training.PIXEL_LOSSES),
     "Per-pixel loss of the decoded view against the true one.")
-_EVAL_EXAMPLES = flags.DEFINE_integer(
-    "eval_examples", 0, "Held-out examples per evaluation; 0 = the whole "
-    "test split.")
+_EVAL_EXAMPLES = training_flags.define_eval_examples_flag()
 
 
 def synthesis_training_from_flags():
@@ -70,11 +68,7 @@ def synthesis_training_from_flags():
       synthesis=synthesis_model.preset(_PRESET.value),
       pixel_loss=_PIXEL_LOSS.value,
       eval_examples=_EVAL_EXAMPLES.value or None)
-  try:
-    return settings.validate()
-  except ValueError as e:
-    # The messages start with the field, which is the flag's name.
-    raise app.UsageError(f"--{e}") from None
+  return training_flags.validated(settings)
 
 
 def main(argv):

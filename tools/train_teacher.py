@@ -105,12 +105,7 @@ def _teacher_training():
           head_filters=_HEAD_FILTERS.value,
           num_anchors=_NUM_ANCHORS.value, pooling=_POOLING.value),
       epochs=_EPOCHS.value)
-  try:
-    return settings.validate()
-  except ValueError as e:
-    # The messages start with the field, which is the flag's name.
-    raise app.UsageError(
-        f"--{str(e).removeprefix('TeacherConfig.')}") from None
+  return training_flags.validated(settings)
 
 
 def main(argv):

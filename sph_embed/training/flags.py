@@ -17,6 +17,7 @@ One flag per `loop.LoopConfig` field: --data_dir, --model_dir,
 """
 
 import dataclasses
+import re
 import shlex
 import sys
 
@@ -162,3 +163,23 @@ def print_training_summary(result, model_dir):
   for name, value in sorted(result.last_metrics.items()):
     print(f"  {name} = {float(value):.6g}")
   print(f"model: {model_dir}")
+
+
+def define_eval_examples_flag():
+  """--eval_examples of the trainers that evaluate on a held-out split."""
+  return flags.DEFINE_integer(
+      "eval_examples", 0, "Held-out examples per evaluation; 0 = the whole "
+      "test split.", lower_bound=0)
+
+
+def validated(settings):
+  """`settings.validate()`, its ValueError as a UsageError naming the flag.
+
+  The trainers' settings name the bad field first (after the class name of
+  a nested config, e.g. "TeacherConfig."), and each field is the flag of
+  the same name.
+  """
+  try:
+    return settings.validate()
+  except ValueError as e:
+    raise app.UsageError("--" + re.sub(r"^[A-Z]\w*\.", "", str(e))) from None
