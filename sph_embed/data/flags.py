@@ -20,11 +20,11 @@ def define_view_set_flags(train_instances, test_instances, views_per_instance,
   return types.SimpleNamespace(
       train_instances=flags.DEFINE_integer(
           "train_instances", train_instances,
-          f"{context}synthetic train instances per category.", lower_bound=1),
+          f"{context}synthetic train instances per category.", lower_bound=0),
       test_instances=flags.DEFINE_integer(
           "test_instances", test_instances,
           f"{context}synthetic held-out test instances per category.",
-          lower_bound=1),
+          lower_bound=0),
       views_per_instance=flags.DEFINE_integer(
           "views_per_instance", views_per_instance,
           f"{context}examples (poses) per instance.", lower_bound=1),
