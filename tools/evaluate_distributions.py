@@ -19,20 +19,16 @@ pyshtools + matplotlib, no TensorFlow.
       --plots_dir=plots --plot_pairs=1 --output=distributions.csv
 """
 
-import csv
-import os
 import sys
 
 from absl import flags
-import numpy as np
 import tqdm
 
 from sph_embed.common import cli
-from sph_embed.common import files
 from sph_embed.common import outputs
 from sph_embed.pose import distributions
 from sph_embed.pose import flags as pose_flags
-from sph_embed.report import so3_plot
+from sph_embed.report import distribution_outputs
 
 _PAIR = pose_flags.define_pair_flags()
 _CSV = pose_flags.define_csv_output_flags("one row per pair")
@@ -41,48 +37,6 @@ _PLOTS = pose_flags.define_plot_flags("plots_dir", 1,
                                       "Pairs plotted per category.")
 flags.adopt_module_key_flags(pose_flags)  # Listed by --help.
 flags.adopt_module_key_flags(outputs)
-
-
-def write_csv(path, bench):
-  """One row per pair, written atomically (sph_embed.common.files)."""
-  data, pairs, fit = bench.data, bench.pairs, bench.fit
-  modes = bench.modes.masses.shape[1]
-  held_out = np.array(fit.temperatures)[1 - fit.halves]
-  fields = (["index1", "index2", "category", "instance1", "instance2", "half",
-             "temperature", "log_likelihood", "log_likelihood_untempered",
-             "coverage"]
-            + [f"mode{k + 1}_{what}" for k in range(modes)
-               for what in ("error_deg", "mass")])
-  with files.atomic_write(path, newline="") as f:
-    writer = csv.writer(f)
-    writer.writerow(fields)
-    for p, (i, j) in enumerate(pairs):
-      writer.writerow(
-          [i, j, data["category"][i], data["instance"][i],
-           data["instance"][j], fit.halves[p], f"{held_out[p]:.6g}",
-           f"{fit.tempered[p]:.4f}", f"{fit.untempered[p]:.6g}",
-           f"{fit.coverages[p]:.4f}"]
-          + [f"{v:.4f}" for k in range(modes)
-             for v in (bench.errors[p, k], bench.modes.masses[p, k])])
-
-
-def write_plots(directory, bench):
-  """One PNG per kept pair; returns the paths."""
-  os.makedirs(directory, exist_ok=True)
-  data, fit = bench.data, bench.fit
-  paths = []
-  for p, masses in sorted(bench.modes.plotted.items()):
-    i, j = bench.pairs[p]
-    category = data["category"][i]
-    temperature = fit.temperatures[1 - fit.halves[p]]
-    path = os.path.join(directory, f"pair{p:04d}_{category}_{i}_{j}.png")
-    so3_plot.plot_grid_distribution(
-        masses, bench.truth[p], path,
-        f"{category} {data['instance'][i]}: views {i} -> {j}, T = "
-        f"{temperature:.3g}, top-1 error {bench.errors[p, 0]:.1f} deg, LL "
-        f"{fit.tempered[p]:.2f}")
-    paths.append(path)
-  return paths
 
 
 def main(argv):
@@ -109,10 +63,11 @@ def main(argv):
   for message in bench.skipped:
     print(f"skipped: {message}")
   if _CSV.output.value:
-    write_csv(_CSV.output.value, bench)
+    distribution_outputs.write_csv(_CSV.output.value, bench)
     print(f"wrote {_CSV.output.value}")
   if _PLOTS.directory.value:
-    for path in write_plots(_PLOTS.directory.value, bench):
+    for path in distribution_outputs.write_plots(_PLOTS.directory.value,
+                                                 bench):
       print(f"wrote {path}")
 
 
