@@ -6,6 +6,8 @@ Importing this module does not import TensorFlow (TF-free tests use it).
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 
 import trimesh
@@ -25,6 +27,16 @@ OFF_SAMPLES = ("bed_0001", "chair_0001", "sofa_0001")
 # A chair as a Wavefront OBJ in a ShapeNet-style <synset>_<id> folder.
 OBJ_SAMPLE = os.path.join(REAL_MESHES, "shapenet_style",
                           "03001627_osakachair", "model.obj")
+
+
+
+def run_script(path, *args, timeout=600, env=None):
+  """Runs a repository script (e.g. "tools/correlate.py") in a subprocess
+  from the repository root; returns the CompletedProcess (text output)."""
+  return subprocess.run([sys.executable, os.path.join(REPO_ROOT, path), *args],
+                        capture_output=True, text=True, check=False,
+                        cwd=REPO_ROOT, timeout=timeout, env=env)
+
 
 TINY_CONFIG = views.ViewConfig(views_per_instance=2, image_size=32,
                                sphere_size=16, seed=5)

@@ -8,14 +8,22 @@ Runs the repository's own binaries in order, as a user would:
   4. tools/save_embeddings.py the held-out views' embeddings -> .npz;
   5. tools/correlate.py        relative pose, instance-based (IB),
      category-based (CB) and image-to-mesh, as the paper's tables, and the
-     same with the teacher's maps on both sides (the upper bound).
+     same with the teacher's maps on both sides (the upper bound);
+  6. tools/make_report.py      <work_dir>/report/index.html and report.md:
+     the tables, error histograms, alignment figures, correlation slices
+     and training curves.
 The tables and the embedding network's held-out errors are collected in
 <work_dir>/results.md.
+
+--quick runs everything at a tiny size (2 categories, a few instances and
+views, 50 embedding steps: a few minutes on 2 cores; flags given
+explicitly still win): a smoke test of the whole chain, not a result.
 
 Every step resumes: datasets skip finished shards, trainers restart from
 their newest checkpoint, so rerunning after an interruption continues.
 
   python3 tools/pipeline.py [--work_dir=runs/pipeline] [--embedding_steps=N]
+  python3 tools/pipeline.py --quick --work_dir=/tmp/quick
 """
 
 import os
@@ -59,6 +67,24 @@ _PRESET = flags.DEFINE_enum("preset", "cpu", ["cpu", "paper"],
                             "Embedding network widths.")
 _PAIRS = flags.DEFINE_integer("pairs", 3, "Pairs per instance in the "
                               "evaluation.", lower_bound=1)
+_QUICK = flags.DEFINE_bool(
+    "quick", False, "Tiny settings for a smoke test of the whole chain in"
+    " a few minutes: --categories=chair,car --train_instances=4"
+    " --test_instances=3 --views_per_instance=4 --embedding_steps=50"
+    " --pairs=2 (flags given explicitly still win).")
+
+# --quick: these flags' values unless given on the command line.
+_QUICK_VALUES = {"categories": ["chair", "car"], "train_instances": 4,
+                 "test_instances": 3, "views_per_instance": 4,
+                 "embedding_steps": 50, "pairs": 2}
+
+
+def _value(holder):
+  """A flag's value, or its --quick value where --quick applies."""
+  if (_QUICK.value and holder.name in _QUICK_VALUES
+      and not flags.FLAGS[holder.name].present):
+    return _QUICK_VALUES[holder.name]
+  return holder.value
 
 
 def _tool(name, **flag_values):
@@ -111,9 +137,10 @@ def main(argv):
 
   _run("dataset", _tool(
       "build_dataset.py", output_dir=data_dir, source="synthetic",
-      categories=_CATEGORIES.value, train_instances=_TRAIN_INSTANCES.value,
-      test_instances=_TEST_INSTANCES.value,
-      views_per_instance=_VIEWS.value))
+      categories=_value(_CATEGORIES),
+      train_instances=_value(_TRAIN_INSTANCES),
+      test_instances=_value(_TEST_INSTANCES),
+      views_per_instance=_value(_VIEWS)))
 
   hub_module = _HUB_MODULE.value
   if _TRAIN_TEACHER.value:
@@ -125,7 +152,7 @@ def main(argv):
                                  export_dir=hub_module))
 
   embedding_dir = os.path.join(work, "embedding")
-  steps = _EMBEDDING_STEPS.value
+  steps = _value(_EMBEDDING_STEPS)
   # lr 1e-3 -> 2e-4 -> 4e-5 as the paper, the drops at 2/3 and 11/12 of
   # the run rather than the paper's 40% / 90%: in a 24k-step CPU run the
   # held-out loss still fell at 1e-3 well past 40% (BUILD_NOTES.md).
@@ -136,7 +163,9 @@ def main(argv):
       model_dir=embedding_dir, output_key="pose", preset=_PRESET.value,
       max_steps=steps, lr_boundaries=boundaries,
       lr_values=[1e-3, 2e-4, 4e-5][:len(boundaries) + 1],
-      eval_every_steps=0), summary)
+      eval_every_steps=0,
+      # Enough points for the report's training curves in a short run.
+      log_every_steps=max(1, min(100, steps // 10))), summary)
 
   embeddings = os.path.join(work, "embeddings_test.npz")
   _run("save embeddings", _tool(
@@ -149,10 +178,12 @@ def main(argv):
                          ("ib", "teacher"), ("cb", "teacher")):
     _run(f"relative pose {protocol.upper()} {mode}", _tool(
         "correlate.py", embeddings=embeddings, protocol=protocol, mode=mode,
-        pairs=_PAIRS.value, upsample=4,
+        pairs=_value(_PAIRS), upsample=4,
         output=os.path.join(work, f"pose_{protocol}_{mode}.csv"),
         overwrite=True), summary)
-  logging.info("pipeline finished; results in %s, summary %s", work, summary)
+  _run("report", _tool("make_report.py", work_dir=work, overwrite=True))
+  logging.info("pipeline finished; results in %s, summary %s, report %s",
+               work, summary, os.path.join(work, "report", "index.html"))
 
 
 if __name__ == "__main__":

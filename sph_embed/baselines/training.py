@@ -137,7 +137,7 @@ def train(config, settings, after_step=None):
     raise input_pipeline.DataError(f"{config.data_dir}: no test split to"
                                    " evaluate on")
   tf.keras.utils.set_random_seed(config.seed)
-  strategy = train_loop.make_strategy(config.strategy)
+  strategy = config.make_strategy()  # Sets the precision policy too.
   spec = model_spec(settings, config.data_dir, metadata)
   train_loop.write_or_check_run_spec(
       os.path.join(config.model_dir, MODEL_SPEC), spec, _ARCHITECTURE_KEYS)

@@ -16,6 +16,7 @@ another draw, with a warning naming it.
 import collections
 import dataclasses
 import multiprocessing
+import signal
 
 from absl import logging
 import numpy as np
@@ -154,7 +155,11 @@ class ViewStream:
   def batches(self, start_step=0):
     """Generator of numpy batches for steps start_step, start_step + 1, ..."""
     context = multiprocessing.get_context("spawn")
-    with context.Pool(self._num_workers) as pool:
+    # Ctrl-C signals the whole process group: the workers ignore it, so that
+    # only this process handles it (the training loop saves and exits, which
+    # terminates the pool) instead of every worker printing a traceback.
+    with context.Pool(self._num_workers, initializer=signal.signal,
+                      initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
       queue = collections.deque()
       step = int(start_step)
       while True:

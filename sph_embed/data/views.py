@@ -59,6 +59,28 @@ def _instance_rng(instance, seed):
   return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
 
 
+def example_meshes(instance, config):
+  """(meshes, poses) of an instance's examples, in `make_examples`' order.
+
+  meshes: the normalised mesh of each example (anisotropically scaled when
+  the config says so), before its pose; poses: float64 [k, 3, 3].  The
+  view of example i is that mesh rotated by poses[i] (novel-view truth
+  renders it in other poses).
+
+  Raises:
+    meshes.MeshError: the mesh cannot be loaded.
+  """
+  rng = _instance_rng(instance, config.seed)
+  mesh = meshes.normalize_mesh(instance.load())
+  poses = rotations.random_rotations(config.views_per_instance, config.dof,
+                                     seed=rng)
+  if not config.anisotropic_scale:
+    return [mesh] * len(poses), poses
+  return [meshes.normalize_mesh(meshes.random_anisotropic_scale(
+      mesh, rng, 1 - config.anisotropic_scale, 1 + config.anisotropic_scale))
+          for _ in poses], poses
+
+
 def make_examples(instance, config):
   """Examples of one sources.Instance.
 
@@ -70,20 +92,13 @@ def make_examples(instance, config):
     meshes.MeshError: the mesh cannot be loaded.
     render.RenderError: a view is empty.
   """
-  rng = _instance_rng(instance, config.seed)
-  mesh = meshes.normalize_mesh(instance.load())
-  poses = rotations.random_rotations(config.views_per_instance, config.dof,
-                                     seed=rng)
+  scaled, poses = example_meshes(instance, config)
   if config.anisotropic_scale:
-    scaled = [meshes.normalize_mesh(meshes.random_anisotropic_scale(
-        mesh, rng, 1 - config.anisotropic_scale,
-        1 + config.anisotropic_scale)) for _ in poses]
     images = np.stack([render.render_view(m, r, config.image_size)
                        for m, r in zip(scaled, poses)])
   else:
-    scaled = [mesh] * len(poses)
     # One scene for all views of the mesh.
-    images = render.render_views(mesh, poses, config.image_size)
+    images = render.render_views(scaled[0], poses, config.image_size)
   spheres = np.stack([raycast.raycast(m, config.sphere_size, r)
                       for m, r in zip(scaled, poses)])
   return {"image": images, "sphere": spheres,

@@ -198,7 +198,8 @@ def make_eval_fn(model, teacher, data_dir, batch_size, delta,
   @tf.function(reduce_retracing=True)
   def compute(images, spheres):
     targets = teacher(spheres, training=False)
-    predictions = model(images, training=False)
+    # float32 also under a mixed-precision policy (LoopConfig).
+    predictions = tf.cast(model(images, training=False), tf.float32)
     return (losses.area_weighted_huber(predictions, targets, delta),
             losses.relative_error(predictions, targets))
 
@@ -264,7 +265,7 @@ def train(config, settings, after_step=None):
     raise ValueError("max_steps must be set (the embedding network has no"
                      " epochs)")
   tf.keras.utils.set_random_seed(config.seed)
-  strategy = train_loop.make_strategy(config.strategy)
+  strategy = config.make_strategy()  # Sets the precision policy too.
   # The frozen teacher is loaded outside the strategy's scope: a TF-Hub
   # module loaded inside a MirroredStrategy's scope fails when called (its
   # functions get traced in the cross-replica context).  Its variables are

@@ -57,6 +57,9 @@ class SphericalConv(keras.layers.Layer):
   def __init__(self, filters, num_anchors=8, use_bias=True,
                kernel_initializer="he_normal", kernel_regularizer=None,
                **kwargs):
+    # float32 under a mixed-precision policy too: the SHT's Legendre sums
+    # lose too much in float16/bfloat16.
+    kwargs.setdefault("dtype", "float32")
     super().__init__(**kwargs)
     self.filters = int(filters)
     self.num_anchors = int(num_anchors)

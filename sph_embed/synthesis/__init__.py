@@ -2,5 +2,6 @@
 (spherical embedding -> image), exact rotation of embeddings, and the
 PSNR/SSIM metrics with their controls.
 
-`rotate` is NumPy only; `model` and `metrics` import TensorFlow.
+`rotate` is NumPy only; `model`, `metrics`, `training` and `export` (the
+shipped module: both networks in one SavedModel) import TensorFlow.
 """

@@ -299,7 +299,7 @@ def train(config, settings, after_step=None):
     raise ValueError("max_steps must be set (the synthesis network has no"
                      " epochs)")
   tf.keras.utils.set_random_seed(config.seed)
-  strategy = train_loop.make_strategy(config.strategy)
+  strategy = config.make_strategy()  # Sets the precision policy too.
   # The frozen embedder is loaded outside the strategy's scope: a TF-Hub
   # module loaded inside a MirroredStrategy's scope fails when called (its
   # functions get traced in the cross-replica context).  Its variables are

@@ -196,5 +196,6 @@ def load_teacher_layer(path, output_key, trainable=False):
   if output_key not in outputs:
     raise ModuleError(f"{path}: the module has no output {output_key!r}"
                       f" (outputs: {sorted(outputs)})")
+  # float32 under any mixed-precision policy: the module takes float32.
   return TeacherLayer(loaded, path, input_shape, trainable=trainable,
-                      output_key=output_key)
+                      output_key=output_key, dtype="float32")

@@ -213,7 +213,7 @@ def train(config, teacher=TeacherTraining(), after_step=None):
     raise input_pipeline.DataError(f"{config.data_dir}: no test split to"
                                " evaluate on")
   tf.keras.utils.set_random_seed(config.seed)
-  strategy = train_loop.make_strategy(config.strategy)
+  strategy = config.make_strategy()  # Sets the precision policy too.
   spec = model_spec(teacher.architecture, teacher.network, metadata,
                     config.data_dir)
   train_loop.write_or_check_run_spec(

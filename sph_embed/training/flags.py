@@ -13,7 +13,8 @@ One flag per `loop.LoopConfig` field: --data_dir, --model_dir,
 --batch_size, --max_steps, --lr_boundaries, --lr_values, --adam_beta1,
 --adam_epsilon, --strategy, --seed, --checkpoint_every_steps,
 --checkpoint_every_minutes, --keep_checkpoints, --log_every_steps,
---eval_every_steps.
+--eval_every_steps, and the speed options --jit_compile, --steps_per_call,
+--mixed_precision (BUILD_NOTES "Speed options").
 """
 
 import dataclasses
@@ -45,6 +46,9 @@ class LoopFlags:
   keep_checkpoints: flags.FlagHolder
   log_every_steps: flags.FlagHolder
   eval_every_steps: flags.FlagHolder
+  jit_compile: flags.FlagHolder
+  steps_per_call: flags.FlagHolder
+  mixed_precision: flags.FlagHolder
 
 
 def define_loop_flags(*, max_steps, lr_boundaries, eval_every_steps,
@@ -111,6 +115,17 @@ def define_loop_flags(*, max_steps, lr_boundaries, eval_every_steps,
       eval_every_steps=flags.DEFINE_integer(
           "eval_every_steps", eval_every_steps, "Held-out (test split)"
           " evaluation period (steps); 0: only at the end.", **define),
+      jit_compile=flags.DEFINE_bool(
+          "jit_compile", False, "XLA-compile each step's forward and"
+          " backward pass (GPUs; slower to start).", **define),
+      steps_per_call=flags.DEFINE_integer(
+          "steps_per_call", 1, "Training steps per tf.function call (GPUs:"
+          " fewer host round trips); logs, checkpoints and evaluations stay"
+          " at their steps.", **define),
+      mixed_precision=flags.DEFINE_enum(
+          "mixed_precision", None, list(loop.MIXED_PRECISION),
+          "Keras mixed-precision policy: mixed_float16 (GPUs, with loss"
+          " scaling) or mixed_bfloat16; unset: float32.", **define),
   )
 
 

@@ -24,11 +24,23 @@ seeded, deterministic, repeated, skipped to the step), so a run interrupted
 and restarted trains on the same batches and ends with the same variables
 as an uninterrupted one.
 
-SIGTERM or Ctrl-C (SIGINT) ends training after the current step with a
-checkpoint of that step and `TrainingInterrupted` (exit status 128 + the
-signal's number, one logged line); rerunning the command resumes there.
+SIGTERM or Ctrl-C (SIGINT) ends training after the current step (the
+current call's steps, with steps_per_call > 1) with a checkpoint of that
+step and `TrainingInterrupted` (exit status 128 + the signal's number, one
+logged line); rerunning the command resumes there.
+Under a multi-worker strategy a signal to any worker stops all of them:
+TensorFlow's PreemptionCheckpointHandler agrees on the next step, every
+worker saves it (the chief to model_dir/checkpoints) and ends the same way.
 A checkpoint directory with damaged files is recovered or refused (see
 `Checkpointer`), never silently restarted from step 0.
+
+Speed options (LoopConfig; off by default, for GPUs): `jit_compile` (XLA
+for each step's forward and backward pass), `steps_per_call` (several steps
+per tf.function call, so the host does not wait between small steps) and
+`mixed_precision` (Keras' mixed_float16 / mixed_bfloat16 policy, set by
+`LoopConfig.make_strategy` before the model is built; the loss and the
+variables stay float32).  In every case the host reads the step back from
+the device only when a log line, checkpoint or evaluation is due.
 """
 
 import dataclasses
@@ -50,6 +62,9 @@ from sph_embed.common import files
 from sph_embed.common import outputs
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
+# Keras mixed-precision policies: float16 (GPUs; the loop scales the loss)
+# or bfloat16 (recent CPUs, TPUs, Ampere+ GPUs) compute, float32 variables.
+MIXED_PRECISION = ("mixed_float16", "mixed_bfloat16")
 
 
 def make_strategy(name):
@@ -128,6 +143,11 @@ class LoopConfig:
   keep_checkpoints: int = 3
   log_every_steps: int = 100
   eval_every_steps: int | None = None  # None: evaluate at the end only.
+  # Speed options (BUILD_NOTES "Speed options"); they leave the model as it
+  # is, so run specs do not record them and a resume may change them.
+  jit_compile: bool = False  # XLA for each step's forward and backward pass.
+  steps_per_call: int = 1  # Optimisation steps per tf.function call.
+  mixed_precision: str | None = None  # A MIXED_PRECISION policy, or None.
   command: str = ""  # The command line, recorded with the run's results.
 
   def validate(self):
@@ -136,7 +156,11 @@ class LoopConfig:
     if self.strategy not in STRATEGIES:
       raise ValueError(f"strategy must be one of {STRATEGIES}, got"
                        f" {self.strategy!r}")
-    for name in ("batch_size", "keep_checkpoints", "log_every_steps"):
+    if self.mixed_precision not in (None,) + MIXED_PRECISION:
+      raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}"
+                       f" (or unset), got {self.mixed_precision!r}")
+    for name in ("batch_size", "keep_checkpoints", "log_every_steps",
+                 "steps_per_call"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
     for name in ("max_steps", "eval_every_steps", "checkpoint_every_steps"):
@@ -158,6 +182,16 @@ class LoopConfig:
     """The piecewise-constant learning rate (`learning_rate_schedule`)."""
     return learning_rate_schedule(self.lr_boundaries, self.lr_values)
 
+  def make_strategy(self):
+    """The strategy, after setting Keras' global dtype policy.
+
+    Call it before building the model: layers take the policy in force when
+    they are made ("float32" unless `mixed_precision` is set).
+    """
+    tf.keras.mixed_precision.set_global_policy(self.mixed_precision or
+                                               "float32")
+    return make_strategy(self.strategy)
+
   def train_arguments(self):
     """The keyword arguments of `train` that this config sets."""
     return dict(
@@ -166,7 +200,9 @@ class LoopConfig:
         checkpoint_every_minutes=self.checkpoint_every_minutes,
         keep_checkpoints=self.keep_checkpoints,
         log_every_steps=self.log_every_steps,
-        eval_every_steps=self.eval_every_steps)
+        eval_every_steps=self.eval_every_steps,
+        jit_compile=self.jit_compile,
+        steps_per_call=self.steps_per_call)
 
 
 def read_run_spec(path, version, hint, required_keys=()):
@@ -421,6 +457,11 @@ class Checkpointer:
     """Path prefix of the newest checkpoint, or None."""
     return self._manager.latest_checkpoint if self._manager else None
 
+  @property
+  def manager(self):
+    """The tf.train.CheckpointManager (made by `restore`)."""
+    return self._manager
+
   def restore(self):
     """Restores the newest readable checkpoint; returns the restored step.
 
@@ -480,25 +521,35 @@ class Checkpointer:
     self._last_time = time.monotonic()
     return self._last_step
 
-  def maybe_save(self, force=False):
+  def due(self, step):
+    """Whether a trigger fires at `step` (reads nothing from the device)."""
+    if self._last_step is None or step == self._last_step:
+      return False
+    return (self._every_steps is not None and
+            step - self._last_step >= self._every_steps) or (
+                self._every_seconds is not None and
+                time.monotonic() - self._last_time >= self._every_seconds)
+
+  def steps_to_trigger(self, step):
+    """Steps from `step` to the step trigger (None: no step trigger)."""
+    if self._every_steps is None or self._last_step is None:
+      return None
+    return max(1, self._last_step + self._every_steps - step)
+
+  def maybe_save(self, force=False, step=None):
     """Saves if a trigger fired (or `force`); returns the path or None.
 
     Triggers fire only once the step has moved since the last save or
-    restore; the same step is never saved twice.
+    restore; the same step is never saved twice.  `step`: the step variable's
+    value when the caller knows it (spares reading it from the device).
     """
     if self._manager is None:
       raise RuntimeError("Checkpointer.restore() must run before saving")
-    step = int(self._step.numpy())
+    if step is None:
+      step = int(self._step.numpy())
     if self._last_step is None:
       self._last_step = step
-    if step == self._saved_step() or (step == self._last_step and not force):
-      return None
-    due = force or (
-        self._every_steps is not None and
-        step - self._last_step >= self._every_steps) or (
-            self._every_seconds is not None and
-            time.monotonic() - self._last_time >= self._every_seconds)
-    if not due:
+    if step == self._saved_step() or not (force or self.due(step)):
       return None
     path = self._manager.save(checkpoint_number=step)
     self._last_step = step
@@ -553,9 +604,9 @@ class Progress:
         unit="step", file=sys.stderr, dynamic_ncols=True,
         disable=not (sys.stderr.isatty() if live is None else live))
 
-  def advance(self):
-    """One step done."""
-    self._bar.update()
+  def advance(self, steps=1):
+    """`steps` steps done."""
+    self._bar.update(steps)
 
   def due(self, step):
     return step % self._every == 0 or step >= self._total
@@ -603,36 +654,35 @@ class TrainingInterrupted(SystemExit):
 
 
 class _StopOnSignal:
-  """Turns the first SIGTERM/SIGINT into a request to stop after the step.
+  """Turns the first SIGTERM/SIGINT into a request to stop after the call.
 
   The previous handlers come back at the first signal, so a second Ctrl-C
-  interrupts at once.  Only the main thread can set handlers; elsewhere, and
-  under a multi-worker strategy (where a save needs every worker, not only
-  the one that got the signal), signals keep their usual effect.
+  interrupts at once.  Only the main thread can set handlers; elsewhere
+  signals keep their usual effect.  With `stop_early=False` (multi-worker,
+  where a save needs every worker) the signal is only recorded in `received`
+  for `_preemption_handler`, which decides where all workers stop.
   """
 
-  def __init__(self, enabled):
+  def __init__(self, stop_early=True):
     self.received = None
-    self._enabled = enabled and (
-        threading.current_thread() is threading.main_thread())
+    self._enabled = threading.current_thread() is threading.main_thread()
+    self._stop_early = stop_early
     self._previous = {}
 
-  def batches(self, dataset):
-    """The elements of `dataset`, ending early once a signal came.
+  @property
+  def stopping(self):
+    """Whether training should end now (a signal came, and stops early)."""
+    return self.received is not None and self._stop_early
 
-    The handlers are set while this generator runs and restored when it
-    ends (or is closed, or `restore` is called).
-    """
+  def __enter__(self):
+    """Sets the handlers; leaving the block (or `restore`) restores them."""
     if self._enabled:
       for signum in (signal.SIGTERM, signal.SIGINT):
         self._previous[signum] = signal.signal(signum, self._handle)
-    try:
-      for batch in dataset:
-        if self.received is not None:
-          return
-        yield batch
-    finally:
-      self.restore()
+    return self
+
+  def __exit__(self, *exc_info):
+    self.restore()
 
   def _handle(self, signum, frame):
     del frame  # Unused.
@@ -645,30 +695,74 @@ class _StopOnSignal:
     self._previous = {}
 
 
-def make_train_step(strategy, model, optimizer, loss_fn, metrics):
-  """A tf.function running one distributed optimisation step.
+def _preemption_handler(strategy, checkpointer, stop, saved):
+  """TensorFlow's preemption handling across the workers of a cluster.
 
-  Args:
-    strategy: tf.distribute strategy (the model and optimizer were built in
-      its scope).
-    model: tf.keras.Model.
-    optimizer: tf.keras optimizer.
-    loss_fn: (model, per_replica_batch) -> (per_example_loss [b],
-      {name: per-example values [b]}); runs inside the replica context.
-    metrics: {name: tf.keras.metrics.Mean} made in the strategy's scope;
-      "loss" plus every name loss_fn returns.
+  The handler polls `stop.received` (a signal to this worker, about once a
+  second) and then, through the coordination service, has every worker save
+  through `checkpointer`'s manager at the same step (the chief to its
+  directory, the others to scratch), after which it calls `saved.set`.
+  Its counter of `save_checkpoint_if_preempted` calls is stored in the
+  checkpoint ("checkpointed_runs"), so that all workers resume it alike.
 
   Returns:
-    step(distributed_batch), updating the model, the optimizer and metrics.
+    The tf.distribute.experimental.PreemptionCheckpointHandler, or None for
+    a single-worker strategy (where `_StopOnSignal` stops training alone).
+  """
+  if not _is_multi_worker(strategy):
+    return None
+  config = tf.distribute.experimental.TerminationConfig(
+      termination_watcher_fn=lambda: stop.received is not None,
+      exit_fn=saved.set, grace_period=0)
+  with strategy.scope():
+    return tf.distribute.experimental.PreemptionCheckpointHandler(
+        strategy.cluster_resolver, checkpointer.manager,
+        termination_config=config)
+
+
+class _Float32Outputs:
+  """Calls a model and casts its floating outputs to float32.
+
+  Under a mixed-precision policy a model computes in float16/bfloat16; its
+  outputs go to the loss in float32 (Keras' mixed-precision guide).
   """
 
-  def replica_step(batch):
+  def __init__(self, model):
+    self._model = model
+
+  def __call__(self, *args, **kwargs):
+    return tf.nest.map_structure(
+        lambda t: tf.cast(t, tf.float32) if t.dtype.is_floating else t,
+        self._model(*args, **kwargs))
+
+
+def _make_replica_step(model, optimizer, loss_fn, metrics, jit_compile):
+  """One optimisation step on a per-replica batch (see make_train_step)."""
+  scaled = isinstance(optimizer, tf.keras.mixed_precision.LossScaleOptimizer)
+  model_for_loss = (model if model.compute_dtype == "float32"
+                    else _Float32Outputs(model))
+
+  def gradients(batch):
     with tf.GradientTape() as tape:
-      per_example, values = loss_fn(model, batch)
+      per_example, values = loss_fn(model_for_loss, batch)
       loss = tf.nn.compute_average_loss(per_example)
       if model.losses:
-        loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+        loss += tf.nn.scale_regularization_loss(
+            tf.add_n([tf.cast(l, tf.float32) for l in model.losses]))
+      if scaled:  # float16: scaled so that small gradients do not vanish.
+        loss = optimizer.get_scaled_loss(loss)
     grads = tape.gradient(loss, model.trainable_variables)
+    if scaled:
+      grads = optimizer.get_unscaled_gradients(grads)
+    return grads, per_example, values
+
+  if jit_compile:
+    # The forward and backward pass only: the update's cross-replica sum
+    # (MirroredStrategy) cannot run inside an XLA cluster.
+    gradients = tf.function(gradients, jit_compile=True)
+
+  def replica_step(batch):
+    grads, per_example, values = gradients(batch)
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
     unknown = sorted(set(values) - set(metrics))
     if unknown:
@@ -678,6 +772,31 @@ def make_train_step(strategy, model, optimizer, loss_fn, metrics):
     for name, value in values.items():
       metrics[name].update_state(value)
 
+  return replica_step
+
+
+def make_train_step(strategy, model, optimizer, loss_fn, metrics,
+                    jit_compile=False):
+  """A tf.function running one distributed optimisation step.
+
+  Args:
+    strategy: tf.distribute strategy (the model and optimizer were built in
+      its scope).
+    model: tf.keras.Model; under a mixed-precision policy its outputs reach
+      loss_fn cast to float32.
+    optimizer: tf.keras optimizer; a LossScaleOptimizer scales the loss.
+    loss_fn: (model, per_replica_batch) -> (per_example_loss [b],
+      {name: per-example values [b]}); runs inside the replica context.
+    metrics: {name: tf.keras.metrics.Mean} made in the strategy's scope;
+      "loss" plus every name loss_fn returns.
+    jit_compile: compile the forward and backward pass with XLA.
+
+  Returns:
+    step(distributed_batch), updating the model, the optimizer and metrics.
+  """
+  replica_step = _make_replica_step(model, optimizer, loss_fn, metrics,
+                                    jit_compile)
+
   @tf.function
   def step(batch):
     strategy.run(replica_step, args=(batch,))
@@ -685,11 +804,40 @@ def make_train_step(strategy, model, optimizer, loss_fn, metrics):
   return step
 
 
+def make_multi_step(strategy, model, optimizer, loss_fn, metrics, counter,
+                    jit_compile=False):
+  """A tf.function running several steps on batches from an iterator.
+
+  Args:
+    strategy, model, optimizer, loss_fn, metrics, jit_compile: as
+      `make_train_step`.
+    counter: int64 tf.Variable incremented by each step done.
+
+  Returns:
+    steps(distributed_iterator, count): runs `count` (a scalar tensor, so
+    that a new count does not retrace) steps, fewer where the iterator
+    ends.  Nothing is read back to the host.
+  """
+  replica_step = _make_replica_step(model, optimizer, loss_fn, metrics,
+                                    jit_compile)
+
+  @tf.function
+  def steps(iterator, count):
+    for _ in tf.range(count):
+      batch = iterator.get_next_as_optional()
+      if not batch.has_value():
+        break
+      strategy.run(replica_step, args=(batch.get_value(),))
+      counter.assign_add(1)
+
+  return steps
+
+
 def train(*, strategy, model, optimizer, loss_fn, dataset_fn, num_steps,
           model_dir, metric_names=(), checkpoint_every_steps=None,
           checkpoint_every_minutes=10.0, keep_checkpoints=3,
           log_every_steps=100, eval_fn=None, eval_every_steps=None,
-          after_step=None):
+          after_step=None, jit_compile=False, steps_per_call=1):
   """Custom training loop with automatic resume; see the module docstring.
 
   Args:
@@ -713,14 +861,27 @@ def train(*, strategy, model, optimizer, loss_fn, dataset_fn, num_steps,
     eval_fn: optional step -> {name: value}, run every `eval_every_steps`
       and at the end; results go to the log and model_dir/eval.
     eval_every_steps: evaluation period (None: only at the end).
-    after_step: optional callback(step) run after each step (used by tests
-      to simulate an interruption).
+    after_step: optional callback(step) run after each call of the steps
+      (each step when steps_per_call=1; tests use it to simulate an
+      interruption).
+    jit_compile: XLA-compile each step's forward and backward pass.
+    steps_per_call: steps per tf.function call.  A call ends early where the
+      log, an evaluation or a step-triggered checkpoint is due, so these
+      come at the same steps as with 1, and resume stays exact.
+
+  The host reads the step back from the device (waits for it) only when
+  something is due: a log line, a checkpoint, an evaluation, the end.  A
+  model built under the mixed_float16 policy trains through a
+  LossScaleOptimizer around `optimizer` (only `optimizer` is checkpointed,
+  so a run resumes with or without it; the loss scale starts afresh).
 
   Returns:
     TrainResult.
   """
   if num_steps < 0:
     raise ValueError(f"num_steps must be >= 0, got {num_steps}")
+  if steps_per_call < 1:
+    raise ValueError(f"steps_per_call must be >= 1, got {steps_per_call}")
   outputs.check_output_dir(model_dir, "model_dir")
   with strategy.scope():
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -737,7 +898,12 @@ def train(*, strategy, model, optimizer, loss_fn, dataset_fn, num_steps,
   eval_writer = ScalarWriter(os.path.join(model_dir, "eval")
                              if chief else None)
   progress = Progress(num_steps, log_every_steps, start_step)
-  train_step = make_train_step(strategy, model, optimizer, loss_fn, metrics)
+  step_optimizer = optimizer
+  if model.dtype_policy.name == "mixed_float16":
+    with strategy.scope():
+      step_optimizer = tf.keras.mixed_precision.LossScaleOptimizer(optimizer)
+  train_steps = make_multi_step(strategy, model, step_optimizer, loss_fn,
+                                metrics, step, jit_compile)
   start_time = time.monotonic()
   last_metrics = {}
 
@@ -748,41 +914,67 @@ def train(*, strategy, model, optimizer, loss_fn, dataset_fn, num_steps,
     eval_writer.write(at_step, results)
     return results
 
+  def eval_due(at_step):
+    return bool(eval_fn is not None and eval_every_steps and
+                at_step < num_steps and at_step % eval_every_steps == 0)
+
+  def next_call_steps(at_step):
+    """At most steps_per_call, ending where something is due."""
+    limits = [steps_per_call, num_steps - at_step,
+              log_every_steps - at_step % log_every_steps,
+              checkpointer.steps_to_trigger(at_step)]
+    if eval_fn is not None and eval_every_steps:
+      limits.append(eval_every_steps - at_step % eval_every_steps)
+    return min(n for n in limits if n is not None)
+
   current = start_step
-  stop = _StopOnSignal(enabled=not _is_multi_worker(strategy))
+  stop = _StopOnSignal(stop_early=not _is_multi_worker(strategy))
+  preempted = threading.Event()  # The cluster saved after a signal.
+  preemption = _preemption_handler(strategy, checkpointer, stop, preempted)
   if current < num_steps:
-    dataset = strategy.experimental_distribute_dataset(dataset_fn(current))
-    for batch in stop.batches(dataset):
-      train_step(batch)
-      step.assign_add(1)
-      current += 1
-      progress.advance()
-      if progress.due(current):
-        last_metrics = {name: m.result().numpy()
-                        for name, m in metrics.items()}
-        last_metrics["learning_rate"] = _current_learning_rate(optimizer)
-        progress.log(current, last_metrics)
-        train_writer.write(current, last_metrics)
-        for m in metrics.values():
-          m.reset_state()
-      checkpointer.maybe_save()
-      if after_step is not None:
-        after_step(current)
-      if (eval_fn is not None and eval_every_steps and current < num_steps
-          and current % eval_every_steps == 0):
-        last_metrics.update(
-            {f"eval_{k}": v for k, v in evaluate(current).items()})
-      if current >= num_steps:
-        break
-    stop.restore()
-    if current < num_steps and stop.received is None:
+    iterator = iter(
+        strategy.experimental_distribute_dataset(dataset_fn(current)))
+    with stop:
+      while current < num_steps and not stop.stopping:
+        count = next_call_steps(current)
+        train_steps(iterator, tf.constant(count, tf.int64))
+        current += count
+        progress.advance(count)
+        if ((progress.due(current) or eval_due(current) or
+             checkpointer.due(current)) and int(step.numpy()) < current):
+          break  # The dataset ended; the calls since did nothing.
+        if progress.due(current):
+          last_metrics = {name: m.result().numpy()
+                          for name, m in metrics.items()}
+          last_metrics["learning_rate"] = _current_learning_rate(optimizer)
+          progress.log(current, last_metrics)
+          train_writer.write(current, last_metrics)
+          for m in metrics.values():
+            m.reset_state()
+        checkpointer.maybe_save(step=current)
+        if after_step is not None:
+          after_step(current)
+        if eval_due(current):
+          last_metrics.update(
+              {f"eval_{k}": v for k, v in evaluate(current).items()})
+        if preemption is not None:
+          preemption.save_checkpoint_if_preempted(checkpoint_number=current)
+          if preempted.is_set():
+            break
+    current = int(step.numpy())
+    if (current < num_steps and stop.received is None and
+        not preempted.is_set()):
       logging.warning("The dataset ended at step %d before num_steps=%d",
                       current, num_steps)
-  if stop.received is not None:
+  if preempted.is_set() or (preemption is None and
+                            stop.received is not None):
     path = checkpointer.maybe_save(force=True) or checkpointer.latest
-    interrupted = TrainingInterrupted(stop.received, current, path)
-    logging.warning("%s at step %d: saved %s; run the same command again to"
-                    " resume from there", interrupted.signal_name, current,
+    # A worker stopped by another's signal reports it as SIGTERM.
+    interrupted = TrainingInterrupted(stop.received or signal.SIGTERM,
+                                      current, path)
+    logging.warning("%s%s at step %d: saved %s; run the same command again"
+                    " to resume from there", interrupted.signal_name,
+                    "" if stop.received else " to another worker", current,
                     path)
     train_writer.close()
     eval_writer.close()

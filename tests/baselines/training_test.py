@@ -9,8 +9,6 @@ import dataclasses
 import math
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 
 import numpy as np
@@ -38,11 +36,7 @@ class Interrupted(Exception):
 
 
 def run_tool(*args):
-  return subprocess.run(
-      [sys.executable, os.path.join(mesh_test_util.REPO_ROOT, "tools",
-                                    "train_regression.py"), *args],
-      capture_output=True, text=True, check=False,
-      cwd=mesh_test_util.REPO_ROOT, timeout=600)
+  return mesh_test_util.run_script("tools/train_regression.py", *args)
 
 
 class TrainRegressionTest(tf.test.TestCase):

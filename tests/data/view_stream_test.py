@@ -1,5 +1,12 @@
 """Tests for on-the-fly training views (rendered in spawned workers)."""
 
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import numpy as np
 import tensorflow as tf
 
@@ -13,6 +20,49 @@ _METADATA = {
     "source": {"kind": "synthetic", "train_instances": 2,
                "test_instances": 1},
 }
+
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def consume_until_sigint(workers_file):
+  """Subprocess body: reads a stream through tf.data as training does, until
+  SIGINT; then exits (status 130) without closing the stream.
+
+  Writes the pool's process ids to `workers_file` once batches come.
+  """
+  stopped = []
+  signal.signal(signal.SIGINT, lambda *_: stopped.append(True))
+  categories, instances = view_stream.instances_from_metadata(_METADATA)
+  stream = view_stream.ViewStream(
+      instances, categories, views.ViewConfig(image_size=32, sphere_size=16),
+      batch_size=2, num_workers=2)
+  for _ in stream.dataset():
+    if not os.path.exists(workers_file):
+      pids = [str(p.pid) for p in multiprocessing.active_children()]
+      with open(workers_file + ".tmp", "w", encoding="utf-8") as f:
+        f.write(" ".join(pids))
+      os.replace(workers_file + ".tmp", workers_file)
+    if stopped:
+      print("stopped at SIGINT", file=sys.stderr)
+      sys.exit(130)
+
+
+def _running(pid):
+  """Whether process `pid` exists and is not a zombie (Linux /proc)."""
+  try:
+    with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+      return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+  except FileNotFoundError:
+    return False
+
+
+def _kill_group(pgid):
+  try:
+    os.killpg(pgid, signal.SIGKILL)
+  except ProcessLookupError:
+    pass
 
 
 class ViewStreamTest(tf.test.TestCase):
@@ -60,6 +110,29 @@ class ViewStreamTest(tf.test.TestCase):
     # New poses every step.
     self.assertGreater(np.abs(first["rotation"] - second["rotation"]).max(),
                        0.01)
+
+  def test_ctrl_c_is_handled_by_the_main_process_only(self):
+    workers_file = os.path.join(self.get_temp_dir(), "workers")
+    code = ("from tests.data import view_stream_test as t;"
+            f" t.consume_until_sigint({workers_file!r})")
+    # A session of its own: Ctrl-C on a terminal signals the process group.
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=_ROOT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    self.addCleanup(_kill_group, process.pid)  # Whatever a failure leaves.
+    deadline = time.monotonic() + 120
+    while (not os.path.exists(workers_file) and process.poll() is None and
+           time.monotonic() < deadline):
+      time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    self.assertEqual(process.returncode, 130, stderr[-3000:])
+    self.assertIn("stopped at SIGINT", stderr)
+    self.assertNotIn("KeyboardInterrupt", stderr)
+    self.assertNotIn("Traceback", stderr)
+    workers = open(workers_file, encoding="utf-8").read().split()
+    self.assertLen(workers, 2)
+    self.assertEqual([w for w in workers if _running(w)], [])
 
   def test_bad_arguments(self):
     _, instances = view_stream.instances_from_metadata(_METADATA)

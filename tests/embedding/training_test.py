@@ -10,8 +10,6 @@ import glob
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 
 import numpy as np
@@ -66,10 +64,7 @@ def read_scalars(logdir):
 
 
 def run_tool(name, *args):
-  return subprocess.run(
-      [sys.executable, os.path.join(mesh_test_util.REPO_ROOT, "tools", name),
-       *args], capture_output=True, text=True, check=False,
-      cwd=mesh_test_util.REPO_ROOT, timeout=600)
+  return mesh_test_util.run_script(os.path.join("tools", name), *args)
 
 
 class TrainEmbeddingTest(tf.test.TestCase):

@@ -10,8 +10,6 @@ import dataclasses
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 
 import numpy as np
@@ -40,11 +38,7 @@ class Interrupted(Exception):
 
 
 def run_tool(*args):
-  return subprocess.run(
-      [sys.executable, os.path.join(mesh_test_util.REPO_ROOT, "tools",
-                                    "train_synthesis.py"), *args],
-      capture_output=True, text=True, check=False,
-      cwd=mesh_test_util.REPO_ROOT, timeout=600)
+  return mesh_test_util.run_script("tools/train_synthesis.py", *args)
 
 
 class TrainSynthesisTest(tf.test.TestCase):

@@ -5,8 +5,6 @@ no silently meaningless result.
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
 
@@ -20,10 +18,7 @@ from tests.tools import correlate_test
 
 
 def _run_tool(name, *args):
-  return subprocess.run(
-      [sys.executable, os.path.join(mesh_test_util.REPO_ROOT, "tools", name),
-       *args], capture_output=True, text=True, check=False,
-      cwd=mesh_test_util.REPO_ROOT, timeout=600)
+  return mesh_test_util.run_script(os.path.join("tools", name), *args)
 
 
 def _read(path):

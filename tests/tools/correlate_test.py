@@ -7,8 +7,6 @@ R2 R1^T.  Everything runs without TensorFlow.
 
 import csv
 import os
-import subprocess
-import sys
 import tempfile
 
 import numpy as np
@@ -28,9 +26,7 @@ _TOOL = os.path.join(mesh_test_util.REPO_ROOT, "tools", "correlate.py")
 
 
 def run_tool(*args):
-  return subprocess.run([sys.executable, _TOOL, *args], capture_output=True,
-                        text=True, check=False, cwd=mesh_test_util.REPO_ROOT,
-                        timeout=300)
+  return mesh_test_util.run_script(_TOOL, *args, timeout=300)
 
 
 def read_csv(path):

@@ -8,8 +8,6 @@ exact 2-fold symmetry.  No TensorFlow.
 
 import csv
 import os
-import subprocess
-import sys
 import tempfile
 
 import numpy as np
@@ -50,9 +48,8 @@ def write_views(path, n=8, channels=2, instances=4, views=3, noise=0.3,
 
 
 def run_tool(name, *args):
-  return subprocess.run([sys.executable, os.path.join(_TOOLS, name), *args],
-                        capture_output=True, text=True, check=False,
-                        cwd=mesh_test_util.REPO_ROOT, timeout=300)
+  return mesh_test_util.run_script(os.path.join(_TOOLS, name), *args,
+                                   timeout=300)
 
 
 def read_csv(path):

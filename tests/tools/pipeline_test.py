@@ -1,5 +1,6 @@
-"""Smoke test of the README's main job (tools/pipeline.py) at a tiny size:
-every tool runs in order on real data and the summary holds the tables."""
+"""README's main job (tools/pipeline.py) at its --quick size: every tool
+runs in order on real data, the summary holds the tables, the report and the
+embeddings file exist, and every table cell of the report is finite."""
 
 import os
 import subprocess
@@ -10,29 +11,30 @@ import tensorflow as tf
 
 from sph_embed.pose import embeddings_io
 from tests import mesh_test_util
+from tests.report import report_fixture
 
 _PIPELINE = os.path.join(mesh_test_util.REPO_ROOT, "tools", "pipeline.py")
 
 
 class PipelineTest(tf.test.TestCase):
 
-  def test_tiny_pipeline_runs_end_to_end(self):
-    work = mesh_test_util.temp_dir(self)
+  def test_quick_pipeline_runs_end_to_end_and_writes_a_finite_report(self):
+    work = os.path.join(mesh_test_util.temp_dir(self), "run")
     done = subprocess.run(
-        [sys.executable, _PIPELINE, f"--work_dir={work}",
-         "--categories=chair,car",
-         "--train_instances=2", "--test_instances=2",
-         "--views_per_instance=2", "--embedding_steps=2", "--pairs=1"],
+        [sys.executable, _PIPELINE, "--quick", f"--work_dir={work}"],
         cwd=mesh_test_util.REPO_ROOT, capture_output=True, text=True,
         timeout=900, check=False,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     self.assertEqual(done.returncode, 0, msg=done.stderr[-3000:])
+    self.assertIn("[report] done", done.stderr)
     data = embeddings_io.load_embeddings(
         os.path.join(work, "embeddings_test.npz"))
-    # 2 categories x 2 held-out instances x 2 views, teacher `pose` maps.
-    self.assertEqual(data["embeddings"].shape, (8, 16, 16, 16))
-    self.assertEqual(data["targets"].shape, (8, 16, 16, 16))
+    # --quick: 2 categories x 3 held-out instances x 4 views, teacher `pose`
+    # maps.
+    self.assertEqual(data["embeddings"].shape, (24, 16, 16, 16))
+    self.assertEqual(data["targets"].shape, (24, 16, 16, 16))
     self.assertTrue(np.isfinite(data["embeddings"]).all())
+    self.assertEqual(sorted(set(data["category"])), ["car", "chair"])
     for name in ("pose_ib_image.csv", "pose_cb_image.csv",
                  "pose_ib_mesh.csv", "pose_ib_teacher.csv",
                  "pose_cb_teacher.csv"):
@@ -42,11 +44,24 @@ class PipelineTest(tf.test.TestCase):
     with open(os.path.join(work, "results.md")) as f:
       summary = f.read()
     self.assertIn("relative L2", summary)
-    for step in ("## embedding", "## save embeddings", "## relative pose IB image",
-                 "## relative pose CB image", "## relative pose IB mesh",
-                 "## relative pose IB teacher", "## relative pose CB teacher"):
+    for step in ("## embedding", "## save embeddings",
+                 "## relative pose IB image", "## relative pose CB image",
+                 "## relative pose IB mesh", "## relative pose IB teacher",
+                 "## relative pose CB teacher"):
       self.assertIn(step, summary)
     self.assertIn("acc@15", summary)
+    report = os.path.join(work, "report")
+    self.assertTrue(os.path.isfile(os.path.join(report, "index.html")))
+    with open(os.path.join(report, "report.md"), encoding="utf-8") as f:
+      markdown = f.read()
+    tables = report_fixture.markdown_tables(markdown)
+    # The overview and one table per evaluation of the pipeline.
+    self.assertLen(tables, 1 + 5)
+    for header, rows in tables:
+      self.assertEqual(report_fixture.table_problems(header, rows), [],
+                       msg=header)
+    self.assertIn("## Training curves", markdown)
+    self.assertIn("## Alignment examples", markdown)
 
   def test_bad_flag_fails_with_a_message(self):
     done = subprocess.run(

@@ -13,46 +13,27 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
 from sph_embed.common import outputs
 from sph_embed.training import loop as train_loop
+from tests.training import tiny_regression
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 _STEPS = 8
 
 
-def _dataset(start_step):
-  """Deterministic, repeated, shuffled regression batches from a step on."""
-  rng = np.random.default_rng(0)
-  x = rng.normal(size=(40, 5)).astype(np.float32)
-  y = (x @ rng.normal(size=(5, 1))).astype(np.float32)
-  data = tf.data.Dataset.from_tensor_slices({"x": x, "y": y})
-  data = data.shuffle(40, seed=3).repeat().batch(8, drop_remainder=True)
-  return data.skip(start_step)
-
-
-def _loss_fn(model, batch):
-  error = model(batch["x"])[:, 0] - batch["y"][:, 0]
-  return error**2, {}
-
-
 def run_training(model_dir, num_steps, every_steps=2, after_step=None):
   """Trains the tiny model in `model_dir`; returns (weights, TrainResult)."""
   tf.config.experimental.enable_op_determinism()
   strategy = train_loop.make_strategy("default")
-  with strategy.scope():
-    tf.keras.utils.set_random_seed(7)
-    model = tf.keras.Sequential([tf.keras.Input((5,)),
-                                 tf.keras.layers.Dense(4, activation="relu"),
-                                 tf.keras.layers.Dense(1)])
-    optimizer = tf.keras.optimizers.Adam(0.05)
+  model, optimizer = tiny_regression.model_and_optimizer(strategy)
   result = train_loop.train(
-      strategy=strategy, model=model, optimizer=optimizer, loss_fn=_loss_fn,
-      dataset_fn=_dataset, num_steps=num_steps, model_dir=model_dir,
+      strategy=strategy, model=model, optimizer=optimizer,
+      loss_fn=tiny_regression.loss_fn, dataset_fn=tiny_regression.dataset,
+      num_steps=num_steps, model_dir=model_dir,
       checkpoint_every_steps=every_steps, checkpoint_every_minutes=None,
       log_every_steps=100, after_step=after_step)
   return [w.numpy() for w in model.variables], result

@@ -6,25 +6,18 @@ import os
 import shutil
 import tempfile
 
-import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
 from sph_embed.training import loop as train_loop
+from tests.training import tiny_regression
 
 
 class _Interrupted(Exception):
   pass
 
 
-def _dataset(start_step, seed=3):
-  """A deterministic, repeated, shuffled dataset of regression batches."""
-  rng = np.random.default_rng(0)
-  x = rng.normal(size=(40, 5)).astype(np.float32)
-  y = (x @ rng.normal(size=(5, 1))).astype(np.float32)
-  data = tf.data.Dataset.from_tensor_slices({"x": x, "y": y})
-  data = data.shuffle(40, seed=seed).repeat().batch(8, drop_remainder=True)
-  return data.skip(start_step)
+_dataset = tiny_regression.dataset
 
 
 def _loss_fn(model, batch):
@@ -33,14 +26,8 @@ def _loss_fn(model, batch):
 
 
 def _model_and_optimizer(strategy):
-  with strategy.scope():
-    tf.keras.utils.set_random_seed(7)
-    model = tf.keras.Sequential([tf.keras.Input((5,)),
-                                 tf.keras.layers.Dense(4, activation="relu"),
-                                 tf.keras.layers.Dense(1)])
-    optimizer = tf.keras.optimizers.Adam(
-        train_loop.learning_rate_schedule([3], [0.05, 0.01]))
-  return model, optimizer
+  return tiny_regression.model_and_optimizer(
+      strategy, train_loop.learning_rate_schedule([3], [0.05, 0.01]))
 
 
 def _run(model_dir, num_steps, after_step=None, every_steps=2):

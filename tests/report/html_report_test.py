@@ -1,0 +1,203 @@
+"""Tests of sph_embed.report.html_report on a hand-made work directory."""
+
+import os
+import re
+import shutil
+
+import numpy as np
+import tensorflow as tf
+
+from sph_embed.common import outputs
+from sph_embed.data import meshes
+from sph_embed.data import synthetic
+from sph_embed.report import html_report
+from sph_embed.sphere import rotations
+from tests import mesh_test_util
+from tests.report import report_fixture
+
+
+class DiscoveryTest(tf.test.TestCase):
+
+  def test_csv_names_and_order(self):
+    work = mesh_test_util.temp_dir(self)
+    names = ["pose_cb_image.csv", "pose_ib_teacher.csv",
+             "pose_ib_regression_2dof.csv", "pose_ib_image_2dof.csv",
+             "pose_ib_new_mode.csv", "pose_ib_image.csv",
+             "pose_ib_regression.csv", "pose_xx_image.csv", "notes.csv",
+             "pose_ib_image.csv.bak"]
+    for name in names:
+      mesh_test_util.write_file(work, name, "")
+    found = [os.path.basename(p) for p in html_report.find_pose_csvs(work)]
+    self.assertEqual(found, [
+        "pose_ib_image.csv", "pose_ib_regression.csv", "pose_ib_teacher.csv",
+        "pose_ib_new_mode.csv", "pose_cb_image.csv",
+        "pose_ib_image_2dof.csv", "pose_ib_regression_2dof.csv"])
+    match = html_report.CSV_PATTERN.fullmatch("pose_ib_new_mode_2dof.csv")
+    self.assertEqual((match["protocol"], match["mode"], match["dof"]),
+                     ("ib", "new_mode", "_2dof"))
+
+
+class TablesTest(tf.test.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.work = report_fixture.make_work_dir(
+        os.path.join(mesh_test_util.class_temp_dir(cls), "run"),
+        events=False, extras=False)
+
+  def test_table_matches_the_csv(self):
+    results = html_report.read_pose_csv(
+        os.path.join(self.work, "pose_ib_image.csv"))
+    header, rows = html_report.pose_table(results)
+    self.assertEqual(header[-1], html_report.PAPER_COLUMN)
+    by_name = {row[0]: row for row in rows}
+    self.assertEqual(set(by_name), {"car", "chair", "overall"})
+    chair = results.errors[results.categories == "chair"]
+    self.assertEqual(by_name["chair"][1], str(chair.size))
+    self.assertEqual(by_name["chair"][2], f"{np.median(chair):.2f}")
+    self.assertEqual(by_name["chair"][3],
+                     f"{100 * np.mean(chair < 15):.1f}")
+    self.assertEqual(by_name["chair"][-1], "ShapeNet 5.55; ModelNet40 7.79")
+    self.assertEqual(by_name["overall"][-1], "not reported")
+
+  def test_no_paper_column_without_paper_numbers(self):
+    for name in ("pose_ib_teacher.csv", "pose_ib_regression_2dof.csv"):
+      header, _ = html_report.pose_table(html_report.read_pose_csv(
+          os.path.join(self.work, name)))
+      self.assertNotIn(html_report.PAPER_COLUMN, header, msg=name)
+
+  def test_dof_of_the_name_else_of_the_dataset(self):
+    path = os.path.join(self.work, "pose_ib_image.csv")
+    results = html_report.read_pose_csv(path, default_dof=2)
+    self.assertEqual(results.title, "2DOF IB, ours, image to image")
+    self.assertNotIn(html_report.PAPER_COLUMN,
+                     html_report.pose_table(results)[0])
+    results = html_report.read_pose_csv(
+        os.path.join(self.work, "pose_ib_regression_2dof.csv"), default_dof=3)
+    self.assertEqual(results.title, "2DOF IB, regression baseline")
+
+  def test_bad_csvs_are_named(self):
+    work = mesh_test_util.temp_dir(self)
+    source = os.path.join(self.work, "pose_ib_image.csv")
+    with open(source, encoding="utf-8") as f:
+      lines = f.read().splitlines()
+    cases = {
+        "pose_ib_image.csv": ([lines[0].replace("error_deg,", "err,")]
+                              + lines[1:], "missing columns"),
+        "pose_cb_image.csv": (lines[:1], "no rows"),
+        "pose_ib_mesh.csv": (lines[:2] + [re.sub(
+            r"^(([^,]*,){5})[^,]*", r"\1nan", lines[2])], "row 3"),
+    }
+    for name, (content, message) in cases.items():
+      path = mesh_test_util.write_file(work, name, "\n".join(content) + "\n")
+      with self.assertRaisesRegex(html_report.ReportError,
+                                  f"{re.escape(path)}: .*{message}"):
+        html_report.read_pose_csv(path)
+
+
+class AlignmentViewsTest(tf.test.TestCase):
+
+  def test_true_pose_of_view_1_is_view_2(self):
+    mesh = meshes.normalize_mesh(synthetic.make_instance("chair", 3))
+    pose1, pose2, other = rotations.random_rotations(3, seed=1)
+    truth = rotations.relative_rotation(pose1, pose2)
+    wrong = rotations.relative_rotation(pose1, other)
+    views = html_report.alignment_views(mesh, mesh, pose1, pose2, wrong,
+                                        truth, 32)
+    self.assertAllEqual(views[3], views[1])
+    self.assertGreater(np.abs(views[2].astype(int) - views[1]).mean(), 5)
+    self.assertGreater(np.abs(views[0].astype(int) - views[1]).mean(), 5)
+
+
+class WriteReportTest(tf.test.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.work = report_fixture.make_work_dir(
+        os.path.join(mesh_test_util.class_temp_dir(cls), "run"))
+    cls.report = html_report.write_report(cls.work)
+    with open(os.path.join(cls.report, "report.md"), encoding="utf-8") as f:
+      cls.markdown = f.read()
+    with open(os.path.join(cls.report, "index.html"), encoding="utf-8") as f:
+      cls.html = f.read()
+
+  def test_every_section_with_data(self):
+    for title in ("Relative pose: overview", "paper-style tables",
+                  "Alignment examples", "Correlation grid slices",
+                  "Training curves", "Pose distributions",
+                  "Synthesized views"):
+      self.assertIn(title, self.markdown)
+      self.assertIn(title, self.html)
+    # The 2DOF CSV has no embeddings file: a note, not a failure.
+    self.assertIn("pose_ib_regression_2dof.csv: no figures"
+                  " (embeddings_test_2dof.npz not found)", self.markdown)
+
+  def test_tables_same_in_html_and_markdown_and_finite(self):
+    tables = report_fixture.markdown_tables(self.markdown)
+    # Overview + one per CSV.
+    self.assertLen(tables, 1 + 4)
+    for header, rows in tables:
+      self.assertEqual(report_fixture.table_problems(header, rows), [])
+      for row in rows:
+        self.assertIn("<td>" + "</td><td>".join(row) + "</td>", self.html)
+    overview = {row[1]: row for row in tables[0][1]}
+    self.assertEqual(list(overview), [
+        "pose_ib_image.csv", "pose_ib_teacher.csv", "pose_cb_image.csv",
+        "pose_ib_regression_2dof.csv"])
+    self.assertEqual(overview["pose_ib_regression_2dof.csv"][0],
+                     "2DOF IB, regression baseline")
+
+  def test_images_exist_in_both(self):
+    sources = re.findall(r'<img src="([^"]+)"', self.html)
+    self.assertEqual(sources, re.findall(r"!\[[^\]]*\]\(([^)]+)\)",
+                                         self.markdown))
+    for name in sources:
+      self.assertTrue(os.path.isfile(os.path.join(self.report, name)),
+                      msg=name)
+    self.assertIn("synthesis/turntable.gif", sources)
+    self.assertIn("distributions/pair0000_chair_0_1.png", sources)
+    self.assertIn("curves_embedding.png", sources)
+
+  def test_training_curves_read_from_events(self):
+    curves = html_report.read_training_curves(self.work)
+    self.assertEqual(sorted(curves), ["embedding/eval", "embedding/train"])
+    steps, values = curves["embedding/train"]["loss"]
+    self.assertEqual(steps, [0, 10, 20, 30, 40])
+    self.assertAllClose(values, [1.0 / (s + 1) for s in steps])
+
+  def test_existing_report_needs_overwrite(self):
+    with self.assertRaisesRegex(outputs.OutputError, "--overwrite"):
+      html_report.write_report(self.work)
+    work = os.path.join(mesh_test_util.temp_dir(self), "copy")
+    shutil.copytree(self.work, work)
+    html_report.write_report(work, overwrite=True)
+    self.assertTrue(os.path.isfile(os.path.join(work, "report",
+                                                "index.html")))
+
+
+class BadWorkDirTest(tf.test.TestCase):
+
+  def test_work_dir_problems(self):
+    root = mesh_test_util.temp_dir(self)
+    a_file = mesh_test_util.write_file(root, "file.txt", "x")
+    empty = os.path.join(root, "empty")
+    os.mkdir(empty)
+    for path, message in ((os.path.join(root, "missing"), "does not exist"),
+                          (a_file, "is a file"),
+                          (empty, "no pose_<protocol>_<mode>.csv")):
+      with self.assertRaisesRegex(ValueError,
+                                  f"--work_dir={re.escape(path)}: {message}"):
+        html_report.write_report(path)
+
+  def test_a_failure_leaves_no_report(self):
+    work = mesh_test_util.temp_dir(self)
+    mesh_test_util.write_file(work, "pose_ib_image.csv", "index1\n")
+    with self.assertRaisesRegex(html_report.ReportError, "missing columns"):
+      html_report.write_report(work)
+    self.assertEqual(os.listdir(work), ["pose_ib_image.csv"])
+
+
+if __name__ == "__main__":
+  tf.test.main()

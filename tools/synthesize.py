@@ -1,0 +1,129 @@
+"""Novel views of an object from one image: a PNG grid and an animated GIF.
+
+The view is embedded, its embedding rotated by each R (exact spectral
+rotation) and decoded by a synthesis module (tools/export_synthesis.py;
+default: the shipped hub_modules/synthesis_synthetic):
+
+  # a turntable of 24 frames about the image's vertical axis
+  python3 tools/synthesize.py --image=chair.png --turntable=24 --axis=y \
+      --output_png=/tmp/chair.png --output_gif=/tmp/chair.gif
+  # a dataset example, with the true renders of the rotated mesh below
+  python3 tools/synthesize.py --data_dir=data/synthetic --split=test \
+      --index=0 --euler="0,45,0;90,90,0" --output_png=/tmp/views.png
+
+R acts in the camera frame (x right, y up, z toward the viewer): the
+synthesized view is that of the object in pose R @ R0 when the input shows
+it in pose R0 (sph_embed.report.synthesize_views).  --image: a PNG/JPEG,
+RGB(A) converted to grayscale, resized to the module's size (64 x 64) with
+a warning.  --euler: ZYZ Euler angles in degrees, "alpha,beta,gamma",
+several separated by ';'.  --turntable=N: N rotations by i * 360 / N
+degrees about --axis.
+"""
+
+import os
+
+from absl import app
+from absl import flags
+
+from sph_embed.common import cli
+from sph_embed.common import outputs
+from sph_embed.report import synthesize_views
+from sph_embed.synthesis import export as synthesis_export
+
+_MODULE = flags.DEFINE_string(
+    "module", "hub_modules/synthesis_synthetic",
+    "Synthesis module (tools/export_synthesis.py).")
+_IMAGE = flags.DEFINE_string("image", None, "Input view: a PNG or JPEG.")
+_DATA_DIR = flags.DEFINE_string(
+    "data_dir", None, "Or a dataset (with --split, --index): the example's "
+    "view is the input and its mesh gives the true views.")
+_SPLIT = flags.DEFINE_enum("split", "test", ["train", "test"],
+                           "--data_dir: the split.")
+_INDEX = flags.DEFINE_integer("index", 0, "--data_dir: the example's index "
+                              "in the split's fixed order.", lower_bound=0)
+_EULER = flags.DEFINE_string(
+    "euler", None, "Rotations as ZYZ Euler angles in degrees: "
+    "'alpha,beta,gamma;alpha,beta,gamma;...'.")
+_TURNTABLE = flags.DEFINE_integer(
+    "turntable", None, "Or N rotations by 360/N degrees about --axis.",
+    lower_bound=1)
+_AXIS = flags.DEFINE_enum("axis", "y", sorted(synthesize_views.AXES),
+                          "--turntable axis in the camera frame (x right, "
+                          "y up, z toward the viewer).")
+_OUTPUT_PNG = flags.DEFINE_string("output_png", None, "PNG grid to write.")
+_OUTPUT_GIF = flags.DEFINE_string("output_gif", None,
+                                  "Animated GIF to write.")
+_OVERWRITE = outputs.define_overwrite_flag(
+    "existing --output_png / --output_gif files")
+_ZOOM = flags.DEFINE_integer("zoom", 2, "Magnification of the outputs.",
+                             lower_bound=1)
+_FRAME_MS = flags.DEFINE_integer("frame_ms", 120, "GIF frame duration.",
+                                 lower_bound=10)
+
+
+def _check_flags():
+  """The rotations [k, 3, 3] and the checked output paths (png, gif)."""
+  if (_IMAGE.value is None) == (_DATA_DIR.value is None):
+    raise app.UsageError("give exactly one input: --image=PATH, or"
+                         " --data_dir with --split and --index")
+  if (_EULER.value is None) == (_TURNTABLE.value is None):
+    raise app.UsageError("give exactly one of --euler and --turntable")
+  if not (_OUTPUT_PNG.value or _OUTPUT_GIF.value):
+    raise app.UsageError("nothing to write: give --output_png and/or"
+                         " --output_gif")
+  if _EULER.value is not None:
+    rotations = synthesize_views.parse_euler(_EULER.value)
+  else:
+    rotations = synthesize_views.turntable(_TURNTABLE.value, _AXIS.value)
+  inputs = {"image": _IMAGE.value}
+  png = (outputs.check_output_file(_OUTPUT_PNG.value, "output_png", (".png",),
+                                   inputs, _OVERWRITE.value)
+         if _OUTPUT_PNG.value else None)
+  gif = (outputs.check_output_file(_OUTPUT_GIF.value, "output_gif", (".gif",),
+                                   inputs, _OVERWRITE.value)
+         if _OUTPUT_GIF.value else None)
+  if png and gif and png == gif:
+    raise app.UsageError("--output_png and --output_gif are the same file")
+  return rotations, png, gif
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  rotations, png, gif = _check_flags()
+  try:
+    module = synthesis_export.load_synthesis(_MODULE.value)
+  except ValueError as e:
+    raise app.UsageError(f"--module: {e}") from None
+  truth = None
+  if _IMAGE.value is not None:
+    try:
+      image = synthesize_views.read_image(_IMAGE.value, module.image_size)
+    except ValueError as e:
+      raise app.UsageError(f"--image: {e}") from None
+  else:
+    example = synthesize_views.dataset_example(_DATA_DIR.value, _SPLIT.value,
+                                               _INDEX.value)
+    if example.image.shape[0] != module.image_size:
+      raise app.UsageError(
+          f"--data_dir: views are {example.image.shape[0]} pixels wide, the"
+          f" module {_MODULE.value} takes {module.image_size}")
+    image = example.image
+    truth = synthesize_views.true_views(example.mesh, example.pose, rotations,
+                                        module.image_size)
+  synthesized = synthesize_views.synthesize(module, image, rotations)
+  written = []
+  if png:
+    synthesize_views.write_png(png, synthesize_views.grid_image(
+        image, synthesized, truth, _ZOOM.value))
+    written.append(png)
+  if gif:
+    synthesize_views.write_gif(gif, synthesize_views.gif_frames(
+        synthesized, truth, _ZOOM.value), _FRAME_MS.value)
+    written.append(gif)
+  print(f"wrote {' and '.join(os.path.relpath(p) for p in written)}:"
+        f" {len(rotations)} views")
+
+
+if __name__ == "__main__":
+  cli.run(main)
