@@ -34,7 +34,9 @@ import tensorflow as tf
 
 from sph_embed.baselines import regression
 from sph_embed.data import input_pipeline
+from sph_embed.training import checkpoints
 from sph_embed.training import loop as train_loop
+from sph_embed.training import run_spec
 
 MODEL_SPEC = "regression_model.json"
 SPEC_VERSION = 1
@@ -58,7 +60,7 @@ def model_spec(settings, data_dir, metadata):
 def read_model_spec(model_dir):
   """The regression_model.json of a model directory, checked."""
   path = os.path.join(model_dir, MODEL_SPEC)
-  return train_loop.read_run_spec(
+  return run_spec.read_run_spec(
       path, SPEC_VERSION, f"{model_dir} is not a model directory written by"
       " tools/train_regression.py",
       _ARCHITECTURE_KEYS)
@@ -82,7 +84,7 @@ def restore_model(model_dir, checkpoint=None):
       model_dir/checkpoints).
   """
   spec = read_model_spec(model_dir)
-  model = train_loop.restore_weights(build_model(spec), model_dir,
+  model = checkpoints.restore_weights(build_model(spec), model_dir,
                                      checkpoint, "regression network")
   return model, spec
 
@@ -139,7 +141,7 @@ def train(config, settings, after_step=None):
   tf.keras.utils.set_random_seed(config.seed)
   strategy = config.make_strategy()  # Sets the precision policy too.
   spec = model_spec(settings, config.data_dir, metadata)
-  train_loop.write_or_check_run_spec(
+  run_spec.write_or_check_run_spec(
       os.path.join(config.model_dir, MODEL_SPEC), spec, _ARCHITECTURE_KEYS)
   with strategy.scope():
     model = build_model(spec)

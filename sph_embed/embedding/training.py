@@ -32,7 +32,9 @@ from sph_embed.data import input_pipeline
 from sph_embed.embedding import model as embedding_model
 from sph_embed.embedding import losses
 from sph_embed.teacher import export as teacher_export
+from sph_embed.training import checkpoints
 from sph_embed.training import loop as train_loop
+from sph_embed.training import run_spec
 from sph_embed.data import view_stream
 from sph_embed.data import views
 
@@ -138,7 +140,7 @@ def model_spec(settings, data_dir, metadata, target_shape):
 def read_model_spec(model_dir):
   """The embedding_model.json of a model directory, checked."""
   path = os.path.join(model_dir, MODEL_SPEC)
-  return train_loop.read_run_spec(
+  return run_spec.read_run_spec(
       path, SPEC_VERSION, f"{model_dir} is not a model directory written by"
       " tools/train_embedding.py",
       _ARCHITECTURE_KEYS)
@@ -146,7 +148,7 @@ def read_model_spec(model_dir):
 
 def _check_resume(model_dir, spec):
   """Writes the spec of a new run, or checks a resumed run's matches it."""
-  previous = train_loop.write_or_check_run_spec(
+  previous = run_spec.write_or_check_run_spec(
       os.path.join(model_dir, MODEL_SPEC), spec, _ARCHITECTURE_KEYS)
   if previous and previous.get("hub_module") != spec["hub_module"]:
     logging.warning("Resuming with teacher %s (the run started with %s)",
@@ -170,7 +172,7 @@ def restore_model(model_dir, checkpoint=None):
       model_dir/checkpoints).
   """
   spec = read_model_spec(model_dir)
-  model = train_loop.restore_weights(build_model(spec), model_dir,
+  model = checkpoints.restore_weights(build_model(spec), model_dir,
                                      checkpoint, "embedding network")
   return model, spec
 

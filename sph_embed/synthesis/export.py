@@ -32,7 +32,7 @@ from sph_embed.common import files
 from sph_embed.data import input_pipeline
 from sph_embed.synthesis import rotate
 from sph_embed.teacher import export as teacher_export
-from sph_embed.training import loop as train_loop
+from sph_embed.training import checkpoints
 
 MANIFEST = "manifest.json"
 MODULE_KIND = "synthesis"
@@ -220,7 +220,7 @@ def load_synthesis(path):
 
 def trained_steps(model_dir):
   """The step of the newest checkpoint of a training run (model_dir)."""
-  checkpoint = train_loop.latest_checkpoint(
+  checkpoint = checkpoints.latest_checkpoint(
       os.path.join(model_dir, "checkpoints"))
   if checkpoint is None:
     raise ValueError(f"{model_dir}/checkpoints: no checkpoint")

@@ -44,7 +44,9 @@ from sph_embed.embedding import training as embedding_training
 from sph_embed.sphere import sht_tf
 from sph_embed.synthesis import model as synthesis_model
 from sph_embed.teacher import export as teacher_export
+from sph_embed.training import checkpoints
 from sph_embed.training import loop as train_loop
+from sph_embed.training import run_spec
 
 MODEL_SPEC = "synthesis_model.json"
 SPEC_VERSION = 1
@@ -191,7 +193,7 @@ def model_spec(settings, data_dir, metadata, embedder):
 def read_model_spec(model_dir):
   """The synthesis_model.json of a model directory, checked."""
   path = os.path.join(model_dir, MODEL_SPEC)
-  return train_loop.read_run_spec(
+  return run_spec.read_run_spec(
       path, SPEC_VERSION, f"{model_dir} is not a model directory written by"
       " tools/train_synthesis.py",
       _ARCHITECTURE_KEYS)
@@ -213,7 +215,7 @@ def restore_model(model_dir, checkpoint=None):
       model_dir/checkpoints).
   """
   spec = read_model_spec(model_dir)
-  model = train_loop.restore_weights(build_model(spec), model_dir,
+  model = checkpoints.restore_weights(build_model(spec), model_dir,
                                      checkpoint, "synthesis network")
   return model, spec
 
@@ -307,7 +309,7 @@ def train(config, settings, after_step=None):
   embedder = load_embedder(settings)
   metadata = check_dataset(config.data_dir, embedder)
   spec = model_spec(settings, config.data_dir, metadata, embedder)
-  train_loop.write_or_check_run_spec(
+  run_spec.write_or_check_run_spec(
       os.path.join(config.model_dir, MODEL_SPEC), spec, _ARCHITECTURE_KEYS)
   with strategy.scope():
     model = build_model(spec)

@@ -32,7 +32,9 @@ import tensorflow as tf
 from sph_embed.common import files
 from sph_embed.data import input_pipeline
 from sph_embed.teacher import model as teacher_model
+from sph_embed.training import checkpoints
 from sph_embed.training import loop as train_loop
+from sph_embed.training import run_spec
 
 ARCHITECTURES = ("spherical", "planar")
 SPEC_FILE = "teacher_spec.json"
@@ -95,7 +97,7 @@ def model_spec(architecture, config, metadata, data_dir):
 def read_spec(model_dir):
   """teacher_spec.json of `model_dir`, with the TeacherConfig rebuilt."""
   path = os.path.join(model_dir, SPEC_FILE)
-  spec = train_loop.read_run_spec(
+  spec = run_spec.read_run_spec(
       path, SPEC_VERSION, f"{model_dir} holds no teacher run (train one with"
       " tools/train_teacher.py)")
   try:
@@ -108,7 +110,7 @@ def read_spec(model_dir):
 def restore_model(model_dir):
   """(model, spec): the model of `model_dir` with its newest checkpoint."""
   spec, config = read_spec(model_dir)
-  model = train_loop.restore_weights(
+  model = checkpoints.restore_weights(
       build_model(spec["architecture"], config, len(spec["categories"])),
       model_dir, what=f"{spec['architecture']} teacher")
   return model, spec
@@ -216,7 +218,7 @@ def train(config, teacher=TeacherTraining(), after_step=None):
   strategy = config.make_strategy()  # Sets the precision policy too.
   spec = model_spec(teacher.architecture, teacher.network, metadata,
                     config.data_dir)
-  train_loop.write_or_check_run_spec(
+  run_spec.write_or_check_run_spec(
       os.path.join(config.model_dir, SPEC_FILE), spec,
       ("architecture", "teacher", "categories"))
   with strategy.scope():

@@ -19,6 +19,7 @@ from sph_embed.baselines import training as regression_training
 from sph_embed.data import input_pipeline
 from sph_embed.data import views
 from sph_embed.embedding import model as embedding_model
+from sph_embed.training import checkpoints
 from sph_embed.training import loop as train_loop
 from tests import mesh_test_util
 from tests.embedding.training_test import read_scalars
@@ -136,7 +137,7 @@ class TrainRegressionTest(tf.test.TestCase):
                       "--loss_switch_fraction=0.25")
     self.assertEqual(result.returncode, 0, result.stderr[-2000:])
     self.assertIn("trained steps 0..1", result.stdout)
-    self.assertIsNotNone(train_loop.latest_checkpoint(
+    self.assertIsNotNone(checkpoints.latest_checkpoint(
         os.path.join(model_dir, "checkpoints")))
     _, spec = regression_training.restore_model(model_dir)
     self.assertEqual(spec["regression"], dataclasses.asdict(

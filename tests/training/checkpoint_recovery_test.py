@@ -1,4 +1,5 @@
-"""Checkpoints survive what users do: signals, damaged files, bad model dirs.
+"""Checkpoints survive what users do: signals, damaged files, bad model dirs;
+the Checkpointer's save triggers.
 
 A tiny regression model trained by the shared loop (deterministic data order
 and ops), in process for damaged-checkpoint cases and in a subprocess for
@@ -17,7 +18,9 @@ import tensorflow as tf
 from absl.testing import parameterized
 
 from sph_embed.common import outputs
+from sph_embed.training import checkpoints
 from sph_embed.training import loop as train_loop
+from sph_embed.training import run_spec
 from tests.training import tiny_regression
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -136,7 +139,7 @@ class DamagedCheckpointTest(_TempDirTestCase):
     self.assertEqual(result.start_step, 2)
     self.assertTrue(any("ckpt-4: damaged checkpoint" in line
                         for line in logs.output), logs.output)
-    self.assertTrue(os.path.exists(data + train_loop.CORRUPT_SUFFIX))
+    self.assertTrue(os.path.exists(data + checkpoints.CORRUPT_SUFFIX))
     reference, _ = run_training(self.make_tempdir(), 6)
     for got, want in zip(weights, reference):
       self.assertAllEqual(got, want)
@@ -153,7 +156,7 @@ class DamagedCheckpointTest(_TempDirTestCase):
       f.write(bytes(range(256)))
     with open(os.path.join(self.checkpoints, "ckpt-4.index"), "wb") as f:
       f.write(b"\0" * 64)
-    self.assertEqual(train_loop.latest_checkpoint(self.checkpoints),
+    self.assertEqual(checkpoints.latest_checkpoint(self.checkpoints),
                      os.path.join(self.checkpoints, "ckpt-2"))
     self.assertTrue(os.path.exists(os.path.join(self.checkpoints,
                                                 "ckpt-4.index")))
@@ -163,9 +166,50 @@ class DamagedCheckpointTest(_TempDirTestCase):
       if name.startswith("ckpt-") and ".data-" in name:
         with open(os.path.join(self.checkpoints, name), "wb") as f:
           f.write(b"x")
-    with self.assertRaisesRegex(train_loop.CheckpointError,
+    with self.assertRaisesRegex(checkpoints.CheckpointError,
                                 "none of its 2 checkpoints can be read"):
       run_training(self.model_dir, 6)
+
+
+class CheckpointerTest(_TempDirTestCase):
+
+  def test_time_trigger_and_no_duplicate_saves(self):
+    step = tf.Variable(0, dtype=tf.int64)
+    weight = tf.Variable(1.0)
+    directory = self.make_tempdir()
+    checkpointer = checkpoints.Checkpointer(directory, step, every_minutes=1e-9,
+                                         weight=weight)
+    self.assertEqual(checkpointer.restore(), 0)
+    self.assertIsNone(checkpointer.maybe_save())  # Nothing new at step 0.
+    step.assign(3)
+    self.assertIsNotNone(checkpointer.maybe_save())
+    self.assertIsNone(checkpointer.maybe_save(force=True))  # Same step.
+    step.assign(9)
+    weight.assign(5.0)
+    checkpointer.maybe_save()
+    step.assign(0)
+    weight.assign(0.0)
+    self.assertEqual(checkpoints.Checkpointer(directory, step,
+                                           weight=weight).restore(), 9)
+    self.assertEqual(float(weight), 5.0)
+
+  def test_step_trigger(self):
+    step = tf.Variable(0, dtype=tf.int64)
+    checkpointer = checkpoints.Checkpointer(self.make_tempdir(),
+                                         step, every_steps=5)
+    checkpointer.restore()
+    saved = []
+    for _ in range(12):
+      step.assign_add(1)
+      saved.append(checkpointer.maybe_save() is not None)
+    self.assertEqual([i + 1 for i, s in enumerate(saved) if s], [5, 10])
+
+  def test_bad_arguments(self):
+    step = tf.Variable(0, dtype=tf.int64)
+    with self.assertRaisesRegex(ValueError, "every_steps must be positive"):
+      checkpoints.Checkpointer("/tmp/x", step, every_steps=0)
+    with self.assertRaisesRegex(ValueError, "keep must be >= 1"):
+      checkpoints.Checkpointer("/tmp/x", step, keep=0)
 
 
 class ModelDirTest(_TempDirTestCase):
@@ -176,7 +220,7 @@ class ModelDirTest(_TempDirTestCase):
       f.write("not a directory")
     with self.assertRaisesRegex(outputs.OutputError,
                                 "--model_dir=.*run: is a file"):
-      train_loop.write_or_check_run_spec(os.path.join(path, "spec.json"),
+      run_spec.write_or_check_run_spec(os.path.join(path, "spec.json"),
                                          {"version": 1}, ())
 
   def test_model_dir_that_is_a_file_is_a_one_line_error(self):

@@ -163,47 +163,6 @@ class TrainTest(_TempDirTestCase):
                      model_dir=self._make_tempdir())
 
 
-class CheckpointerTest(_TempDirTestCase):
-
-  def test_time_trigger_and_no_duplicate_saves(self):
-    step = tf.Variable(0, dtype=tf.int64)
-    weight = tf.Variable(1.0)
-    directory = self._make_tempdir()
-    checkpointer = train_loop.Checkpointer(directory, step, every_minutes=1e-9,
-                                         weight=weight)
-    self.assertEqual(checkpointer.restore(), 0)
-    self.assertIsNone(checkpointer.maybe_save())  # Nothing new at step 0.
-    step.assign(3)
-    self.assertIsNotNone(checkpointer.maybe_save())
-    self.assertIsNone(checkpointer.maybe_save(force=True))  # Same step.
-    step.assign(9)
-    weight.assign(5.0)
-    checkpointer.maybe_save()
-    step.assign(0)
-    weight.assign(0.0)
-    self.assertEqual(train_loop.Checkpointer(directory, step,
-                                           weight=weight).restore(), 9)
-    self.assertEqual(float(weight), 5.0)
-
-  def test_step_trigger(self):
-    step = tf.Variable(0, dtype=tf.int64)
-    checkpointer = train_loop.Checkpointer(self._make_tempdir(),
-                                         step, every_steps=5)
-    checkpointer.restore()
-    saved = []
-    for _ in range(12):
-      step.assign_add(1)
-      saved.append(checkpointer.maybe_save() is not None)
-    self.assertEqual([i + 1 for i, s in enumerate(saved) if s], [5, 10])
-
-  def test_bad_arguments(self):
-    step = tf.Variable(0, dtype=tf.int64)
-    with self.assertRaisesRegex(ValueError, "every_steps must be positive"):
-      train_loop.Checkpointer("/tmp/x", step, every_steps=0)
-    with self.assertRaisesRegex(ValueError, "keep must be >= 1"):
-      train_loop.Checkpointer("/tmp/x", step, keep=0)
-
-
 class ProgressTest(tf.test.TestCase):
 
   def test_line_is_logged_without_a_terminal(self):

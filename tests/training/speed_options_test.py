@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from sph_embed.sphere import layers as sphere_layers
 from sph_embed.training import flags as training_flags
+from sph_embed.training import checkpoints
 from sph_embed.training import loop as train_loop
 
 _STEPS = 12
@@ -144,7 +145,7 @@ class SpeedOptionsTest(tf.test.TestCase, parameterized.TestCase):
       self._run(model_dir=model_dir, after_step=interrupt, steps_per_call=3)
     # Calls end at the saves (5, 10) and evaluations (4, 8) as well.
     self.assertEqual(called, [3, 4, 5, 8])
-    self.assertEqual(train_loop.latest_checkpoint(
+    self.assertEqual(checkpoints.latest_checkpoint(
         os.path.join(model_dir, "checkpoints")).rsplit("-", 1)[1], "5")
     _, resumed = self._run(model_dir=model_dir, steps_per_call=3)
     for got, want in zip(resumed, reference):
@@ -164,7 +165,7 @@ class SpeedOptionsTest(tf.test.TestCase, parameterized.TestCase):
         num_steps=20, model_dir=model_dir, checkpoint_every_minutes=None,
         log_every_steps=9, steps_per_call=3)
     self.assertEqual(result.final_step, 7)
-    self.assertEqual(train_loop.latest_checkpoint(
+    self.assertEqual(checkpoints.latest_checkpoint(
         os.path.join(model_dir, "checkpoints")).rsplit("-", 1)[1], "7")
 
   @parameterized.parameters(
