@@ -59,10 +59,8 @@ def model_spec(settings, data_dir, metadata):
 
 def read_model_spec(model_dir):
   """The regression_model.json of a model directory, checked."""
-  path = os.path.join(model_dir, MODEL_SPEC)
-  return run_spec.read_run_spec(
-      path, SPEC_VERSION, f"{model_dir} is not a model directory written by"
-      " tools/train_regression.py",
+  return run_spec.read_model_spec(
+      model_dir, MODEL_SPEC, SPEC_VERSION, "tools/train_regression.py",
       _ARCHITECTURE_KEYS)
 
 
@@ -83,10 +81,8 @@ def restore_model(model_dir, checkpoint=None):
     checkpoint: a checkpoint path prefix (default: the newest in
       model_dir/checkpoints).
   """
-  spec = read_model_spec(model_dir)
-  model = checkpoints.restore_weights(build_model(spec), model_dir,
-                                     checkpoint, "regression network")
-  return model, spec
+  return checkpoints.restore_run(model_dir, read_model_spec, build_model,
+                                 "regression network", checkpoint)
 
 
 def evaluate(model, data_dir, split="test", batch_size=64):

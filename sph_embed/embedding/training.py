@@ -139,10 +139,8 @@ def model_spec(settings, data_dir, metadata, target_shape):
 
 def read_model_spec(model_dir):
   """The embedding_model.json of a model directory, checked."""
-  path = os.path.join(model_dir, MODEL_SPEC)
-  return run_spec.read_run_spec(
-      path, SPEC_VERSION, f"{model_dir} is not a model directory written by"
-      " tools/train_embedding.py",
+  return run_spec.read_model_spec(
+      model_dir, MODEL_SPEC, SPEC_VERSION, "tools/train_embedding.py",
       _ARCHITECTURE_KEYS)
 
 
@@ -171,10 +169,8 @@ def restore_model(model_dir, checkpoint=None):
     checkpoint: a checkpoint path prefix (default: the newest in
       model_dir/checkpoints).
   """
-  spec = read_model_spec(model_dir)
-  model = checkpoints.restore_weights(build_model(spec), model_dir,
-                                     checkpoint, "embedding network")
-  return model, spec
+  return checkpoints.restore_run(model_dir, read_model_spec, build_model,
+                                 "embedding network", checkpoint)
 
 
 def make_loss_fn(teacher, delta):

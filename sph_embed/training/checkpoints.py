@@ -118,6 +118,21 @@ def restore_weights(model, model_dir, checkpoint=None, what="model"):
   return model
 
 
+def restore_run(model_dir, read_spec, build_model, what, checkpoint=None):
+  """(model, spec): a trainer's network rebuilt from its run spec, with weights.
+
+  Args:
+    model_dir: a directory written by a trainer.
+    read_spec: model_dir -> the run's spec (checked).
+    build_model: spec -> the untrained network.
+    what: the network's name in error messages.
+    checkpoint: a checkpoint path prefix (default: the newest in
+      model_dir/checkpoints).
+  """
+  spec = read_spec(model_dir)
+  return restore_weights(build_model(spec), model_dir, checkpoint, what), spec
+
+
 def latest_checkpoint(directory):
   """The newest readable checkpoint in `directory` (for reading a run).
 

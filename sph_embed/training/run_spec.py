@@ -62,3 +62,18 @@ def write_or_check_run_spec(path, spec, keys):
         f" now {[spec[k] for k in changed]}); use another --model_dir or"
         " the same settings to resume")
   return previous
+
+
+def read_model_spec(model_dir, file_name, version, tool, required_keys=()):
+  """The spec `file_name` of a trainer's model directory, checked.
+
+  Args:
+    model_dir: the run's directory.
+    file_name: its spec file (e.g. embedding_model.json).
+    version, required_keys: as `read_run_spec`.
+    tool: the trainer that writes such directories (named in the error).
+  """
+  return read_run_spec(
+      os.path.join(model_dir, file_name), version,
+      f"{model_dir} is not a model directory written by {tool}",
+      required_keys)
