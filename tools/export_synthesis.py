@@ -17,7 +17,6 @@ measured PSNR/SSIM.  Load it with
   sph_embed.synthesis.export.load_synthesis(path)
 """
 
-import os
 import shlex
 import sys
 
@@ -28,11 +27,11 @@ from sph_embed.common import cli
 from sph_embed.common import files
 from sph_embed.common import outputs
 from sph_embed.data import input_pipeline
-from sph_embed.embedding import model as embedding_model
+from sph_embed.embedding import export as embedding_export
 from sph_embed.embedding import training as embedding_training
 from sph_embed.synthesis import export as synthesis_export
-from sph_embed.synthesis import model as synthesis_model
 from sph_embed.synthesis import training as synthesis_training
+from sph_embed.training import export as module_export
 
 _EMBEDDING_MODEL_DIR = flags.DEFINE_string(
     "embedding_model_dir", None, "Synthesis embedding network run "
@@ -55,71 +54,12 @@ _DESCRIPTION = flags.DEFINE_string(
 _OVERWRITE = outputs.define_overwrite_flag("an existing --export_dir module")
 
 
-def _width_flags(config, presets):
-  """--preset=NAME when `config` is a preset, else the width flags."""
-  for name, preset in sorted(presets.items()):
-    if preset == config:
-      return [f"--preset={name}"]
-  return [f"--{key}={value}" for key, value in sorted(vars(config).items())]
-
-
-def _run_summary(model_dir, spec, steps, command):
-  return {"model_dir": os.path.abspath(model_dir), "steps": steps,
-          "spec": spec, "command": shlex.join(command),
-          "command_note": "rebuilt from the run spec; loop flags other than"
-                          " --max_steps (learning rates, batch) are not"
-                          " recorded there"}
-
-
-def _embedding_run(model_dir, spec, steps):
-  config = embedding_model.EmbeddingConfig(
-      **spec["embedding"])
-  command = ["python3", "tools/train_embedding.py",
-             f"--hub_module={spec['hub_module']}",
-             f"--data_dir={spec['data_dir']}", f"--model_dir={model_dir}",
-             f"--output_key={spec['output_key']}",
-             *_width_flags(config, embedding_model.PRESETS),
-             f"--max_steps={steps}"]
-  return _run_summary(model_dir, spec, steps, command)
-
-
-def _synthesis_run(model_dir, spec, steps, embedding_model_dir):
-  config = synthesis_model.SynthesisConfig(**spec["synthesis"])
-  source = spec["embedding_source"]
-  command = ["python3", "tools/train_synthesis.py",
-             f"--data_dir={spec['data_dir']}", f"--model_dir={model_dir}",
-             f"--embedding_source={source}"]
-  command.append(f"--embedding_model_dir={embedding_model_dir}"
-                 if source == "predicted"
-                 else f"--hub_module={spec['hub_module']}")
-  command += [*_width_flags(config, synthesis_model.PRESETS),
-              f"--pixel_loss={spec['pixel_loss']}", f"--max_steps={steps}"]
-  return _run_summary(model_dir, spec, steps, command)
-
-
-def _data_summary(data_dir, metadata):
-  keys = ("categories", "image_size", "sphere_size", "views_per_instance",
-          "dof", "up_axis", "anisotropic_scale", "seed", "source",
-          "command_line", "fingerprint")
-  summary = {k: metadata[k] for k in keys if k in metadata}
-  summary["data_dir"] = os.path.abspath(data_dir)
-  summary["examples"] = {split: values["examples"]
-                         for split, values in metadata["splits"].items()}
-  return summary
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   # The export replaces --export_dir as a whole: never a run or a dataset.
-  export_dir = outputs.check_replaced_dir(
-      _EXPORT_DIR.value, "export_dir", (synthesis_export.MANIFEST,
-                                        "saved_model.pb"))
-  if os.path.isdir(export_dir) and os.listdir(export_dir) and (
-      not _OVERWRITE.value):
-    raise outputs.OutputError(f"--export_dir={_EXPORT_DIR.value}: already"
-                              " holds a module; pass --overwrite to replace"
-                              " it")
+  export_dir = module_export.check_export_dir(_EXPORT_DIR.value, "export_dir",
+                                              _OVERWRITE.value)
   try:
     metadata = input_pipeline.read_metadata(_DATA_DIR.value)
   except input_pipeline.DataError as e:
@@ -152,10 +92,11 @@ def main(argv):
   manifest = {
       "description": _DESCRIPTION.value,
       "categories": metadata["categories"],
-      "training_data": _data_summary(_DATA_DIR.value, metadata),
-      "embedding_network": _embedding_run(
+      "training_data": module_export.data_summary(_DATA_DIR.value,
+                                                  metadata),
+      "embedding_network": embedding_export.training_run(
           _EMBEDDING_MODEL_DIR.value, embedding_spec, embedding_steps),
-      "synthesis_network": _synthesis_run(
+      "synthesis_network": synthesis_export.training_run(
           _SYNTHESIS_MODEL_DIR.value, synthesis_spec, synthesis_steps,
           _EMBEDDING_MODEL_DIR.value),
       "export_command": shlex.join(["python3"] + sys.argv),

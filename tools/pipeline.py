@@ -1,23 +1,37 @@
 """The end-to-end pipeline on the embedded synthetic dataset (README's main job).
 
-Runs the repository's own binaries in order, as a user would:
-  1. tools/build_dataset.py   synthetic train/test views + ray-cast maps;
+Runs the repository's own binaries in order, as a user would, each stage
+logged as "[k/N name]" with its wall time:
+  1. tools/build_dataset.py   synthetic train/test views + ray-cast maps
+     (3DOF), and the same held-out instances in upright 2DOF poses
+     (<work_dir>/data_2dof; --notwo_dof skips it);
   2. the teacher: the shipped TF-Hub module (default), or --train_teacher:
      tools/train_teacher.py then tools/export_teacher.py;
-  3. tools/train_embedding.py image -> teacher `pose` maps (CPU preset);
-  4. tools/save_embeddings.py the held-out views' embeddings -> .npz;
-  5. tools/correlate.py        relative pose, instance-based (IB),
+  3. tools/train_embedding.py  image -> teacher `pose` maps (CPU preset);
+  4. tools/train_regression.py the pose regression baseline, the same
+     steps x batch (--nobaseline skips it);
+  5. synthesis (--nosynthesis skips it): tools/train_embedding.py
+     --output_key=synthesis, tools/train_synthesis.py, tools/
+     export_synthesis.py (<work_dir>/synthesis_module) and tools/
+     synthesize.py turntables of one held-out view per category
+     (<work_dir>/synthesis);
+  6. tools/save_embeddings.py the held-out views' embeddings -> .npz
+     (embeddings_test.npz, embeddings_test_2dof.npz);
+  7. tools/correlate.py        relative pose, instance-based (IB),
      category-based (CB) and image-to-mesh, as the paper's tables, and the
      same with the teacher's maps on both sides (the upper bound);
-  6. tools/make_report.py      <work_dir>/report/index.html and report.md:
-     the tables, error histograms, alignment figures, correlation slices
-     and training curves.
-The tables and the embedding network's held-out errors are collected in
+     tools/evaluate_regression.py the baseline on the same pairs; 3DOF
+     and 2DOF (pose_<ib|cb>_<mode>[_2dof].csv);
+  8. tools/make_report.py      <work_dir>/report/index.html and report.md:
+     the tables, error histograms, alignment figures, correlation slices,
+     training curves and turntables.
+The tables and the networks' held-out errors are collected in
 <work_dir>/results.md.
 
 --quick runs everything at a tiny size (2 categories, a few instances and
-views, 50 embedding steps: a few minutes on 2 cores; flags given
-explicitly still win): a smoke test of the whole chain, not a result.
+views, 50 embedding and regression steps, 20 synthesis steps: a few
+minutes on 2 cores; flags given explicitly still win): a smoke test of the
+whole chain, not a result.
 
 Every step resumes: datasets skip finished shards, trainers restart from
 their newest checkpoint, so rerunning after an interruption continues.
@@ -64,19 +78,31 @@ _EMBEDDING_STEPS = flags.DEFINE_integer(
     " ~50 min on 2 CPU cores; 6,000 for a ~15 min run).",
     lower_bound=1)
 _PRESET = flags.DEFINE_enum("preset", "cpu", ["cpu", "paper"],
-                            "Embedding network widths.")
+                            "Network widths (every network).")
+_BASELINE = flags.DEFINE_bool(
+    "baseline", True, "Train the pose regression baseline (the embedding"
+    " network's steps x batch) and score it on the same pairs.")
+_SYNTHESIS = flags.DEFINE_bool(
+    "synthesis", True, "Train the synthesis embedding and synthesis"
+    " networks and write sample turntables to <work_dir>/synthesis.")
+_SYNTHESIS_STEPS = flags.DEFINE_integer(
+    "synthesis_steps", 8000, "Training steps of each synthesis network.",
+    lower_bound=1)
+_TWO_DOF = flags.DEFINE_bool(
+    "two_dof", True, "Also score upright 2DOF pairs of the same held-out"
+    " instances (<work_dir>/data_2dof).")
 _PAIRS = flags.DEFINE_integer("pairs", 3, "Pairs per instance in the "
                               "evaluation.", lower_bound=1)
 _QUICK = flags.DEFINE_bool(
     "quick", False, "Tiny settings for a smoke test of the whole chain in"
     " a few minutes: --categories=chair,car --train_instances=4"
     " --test_instances=3 --views_per_instance=4 --embedding_steps=50"
-    " --pairs=2 (flags given explicitly still win).")
+    " --synthesis_steps=20 --pairs=2 (flags given explicitly still win).")
 
 # --quick: these flags' values unless given on the command line.
 _QUICK_VALUES = {"categories": ["chair", "car"], "train_instances": 4,
                  "test_instances": 3, "views_per_instance": 4,
-                 "embedding_steps": 50, "pairs": 2}
+                 "embedding_steps": 50, "synthesis_steps": 20, "pairs": 2}
 
 
 def _value(holder):
@@ -100,14 +126,15 @@ def _tool(name, **flag_values):
   return args
 
 
-def _run(step, args, summary=None):
-  """Runs one step; stops the pipeline if it fails.
+def _run(step, args, summary=None, progress=""):
+  """Runs one step (logged as "[<progress> step]"); stops if it fails.
 
   The step's log and progress bars (stderr) stream to the terminal; its
   stdout (the tools print their results there) is echoed and, with
   `summary`, appended to that file under the step's name and command.
   """
-  logging.info("[%s] %s", step, " ".join(args))
+  label = f"{progress} {step}".strip()
+  logging.info("[%s] %s", label, " ".join(args))
   start = time.monotonic()
   result = subprocess.run(args, cwd=_REPO, check=False, stdout=subprocess.PIPE,
                           text=True)
@@ -117,7 +144,7 @@ def _run(step, args, summary=None):
                         f" {result.returncode}; its error is above):"
                         f" {shlex.join(args)}")
   seconds = time.monotonic() - start
-  logging.info("[%s] done in %.0f s", step, seconds)
+  logging.info("[%s] done in %.0f s", label, seconds)
   if summary:
     with open(summary, "a", encoding="utf-8") as f:
       f.write(f"## {step} ({seconds:.0f} s)\n\n    {shlex.join(args)}\n\n")
@@ -125,65 +152,139 @@ def _run(step, args, summary=None):
       f.write("\n")
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  work = os.path.abspath(_WORK_DIR.value)
-  data_dir = os.path.join(work, "data")
-  os.makedirs(work, exist_ok=True)
-  summary = os.path.join(work, "results.md")
-  with open(summary, "w", encoding="utf-8") as f:
-    f.write(f"# sph_embed pipeline, {time.strftime('%Y-%m-%d %H:%M')}\n\n")
+def _schedule(steps):
+  """lr_boundaries and lr_values of a run of `steps` steps.
 
-  _run("dataset", _tool(
-      "build_dataset.py", output_dir=data_dir, source="synthetic",
+  lr 1e-3 -> 2e-4 -> 4e-5 as the paper, the drops at 2/3 and 11/12 of the
+  run rather than the paper's 40% / 90%: in a 24k-step CPU run the
+  held-out loss still fell at 1e-3 well past 40% (BUILD_NOTES.md).
+  """
+  boundaries = sorted({b for b in (steps * 2 // 3, steps * 11 // 12)
+                       if b > 0})
+  return {"max_steps": steps, "lr_boundaries": boundaries,
+          "lr_values": [1e-3, 2e-4, 4e-5][:len(boundaries) + 1],
+          "eval_every_steps": 0,
+          # Enough points for the report's training curves in a short run.
+          "log_every_steps": max(1, min(100, steps // 10))}
+
+
+def _stages(work):
+  """The pipeline's steps in order: [(name, command, summarised)]."""
+  data = {3: os.path.join(work, "data")}
+  stages = [("dataset", _tool(
+      "build_dataset.py", output_dir=data[3], source="synthetic",
       categories=_value(_CATEGORIES),
       train_instances=_value(_TRAIN_INSTANCES),
       test_instances=_value(_TEST_INSTANCES),
-      views_per_instance=_value(_VIEWS)))
+      views_per_instance=_value(_VIEWS)), False)]
+  if _TWO_DOF.value:
+    # The same held-out instances, upright: the networks trained on 3DOF
+    # views are scored on 2DOF pairs too (no 2DOF training set).
+    data[2] = os.path.join(work, "data_2dof")
+    stages.append(("dataset 2DOF", _tool(
+        "build_dataset.py", output_dir=data[2], source="synthetic", dof=2,
+        categories=_value(_CATEGORIES), train_instances=0,
+        test_instances=_value(_TEST_INSTANCES),
+        views_per_instance=_value(_VIEWS)), False))
 
   hub_module = _HUB_MODULE.value
   if _TRAIN_TEACHER.value:
     teacher_dir = os.path.join(work, "teacher")
     hub_module = os.path.join(work, "teacher_module")
-    _run("teacher", _tool("train_teacher.py", data_dir=data_dir,
-                          model_dir=teacher_dir))
-    _run("teacher export", _tool("export_teacher.py", model_dir=teacher_dir,
-                                 export_dir=hub_module))
+    stages += [
+        ("teacher", _tool("train_teacher.py", data_dir=data[3],
+                          model_dir=teacher_dir), False),
+        ("teacher export", _tool("export_teacher.py", model_dir=teacher_dir,
+                                 export_dir=hub_module), False)]
 
   embedding_dir = os.path.join(work, "embedding")
   steps = _value(_EMBEDDING_STEPS)
-  # lr 1e-3 -> 2e-4 -> 4e-5 as the paper, the drops at 2/3 and 11/12 of
-  # the run rather than the paper's 40% / 90%: in a 24k-step CPU run the
-  # held-out loss still fell at 1e-3 well past 40% (BUILD_NOTES.md).
-  boundaries = sorted({b for b in (steps * 2 // 3, steps * 11 // 12)
-                       if b > 0})
-  _run("embedding", _tool(
-      "train_embedding.py", hub_module=hub_module, data_dir=data_dir,
+  stages.append(("embedding", _tool(
+      "train_embedding.py", hub_module=hub_module, data_dir=data[3],
       model_dir=embedding_dir, output_key="pose", preset=_PRESET.value,
-      max_steps=steps, lr_boundaries=boundaries,
-      lr_values=[1e-3, 2e-4, 4e-5][:len(boundaries) + 1],
-      eval_every_steps=0,
-      # Enough points for the report's training curves in a short run.
-      log_every_steps=max(1, min(100, steps // 10))), summary)
+      **_schedule(steps)), True))
+  regression_dir = os.path.join(work, "regression")
+  if _BASELINE.value:
+    # The same budget as the embedding network: steps x batch (both 16).
+    stages.append(("regression", _tool(
+        "train_regression.py", data_dir=data[3], model_dir=regression_dir,
+        preset=_PRESET.value, **_schedule(steps)), True))
+  if _SYNTHESIS.value:
+    stages += _synthesis_stages(work, data[3], hub_module)
 
-  embeddings = os.path.join(work, "embeddings_test.npz")
-  _run("save embeddings", _tool(
-      "save_embeddings.py", model_dir=embedding_dir, data_dir=data_dir,
-      split="test", output=embeddings, overwrite=True), summary)
+  for dof, suffix in ((3, ""), (2, "_2dof")):
+    if dof not in data:
+      continue
+    embeddings = os.path.join(work, f"embeddings_test{suffix}.npz")
+    stages.append((f"save embeddings {dof}DOF", _tool(
+        "save_embeddings.py", model_dir=embedding_dir, data_dir=data[dof],
+        split="test", output=embeddings, overwrite=True), True))
+    # image: the paper's relative pose; mesh: image-to-mesh; teacher: the
+    # teacher's maps on both sides, the bound perfect embeddings reach.
+    for protocol, mode in (("ib", "image"), ("cb", "image"), ("ib", "mesh"),
+                           ("ib", "teacher"), ("cb", "teacher")):
+      stages.append((f"relative pose {dof}DOF {protocol.upper()} {mode}",
+                     _tool("correlate.py", embeddings=embeddings,
+                           protocol=protocol, mode=mode, pairs=_value(_PAIRS),
+                           upsample=4, output=os.path.join(
+                               work, f"pose_{protocol}_{mode}{suffix}.csv"),
+                           overwrite=True), True))
+    if _BASELINE.value:
+      for protocol in ("ib", "cb"):
+        stages.append((
+            f"relative pose {dof}DOF {protocol.upper()} regression",
+            _tool("evaluate_regression.py", model_dir=regression_dir,
+                  data_dir=data[dof], split="test", protocol=protocol,
+                  pairs=_value(_PAIRS), output=os.path.join(
+                      work, f"pose_{protocol}_regression{suffix}.csv"),
+                  overwrite=True), True))
+  stages.append(("report", _tool("make_report.py", work_dir=work,
+                                 overwrite=True), False))
+  return stages
 
-  # image: the paper's relative pose; mesh: image-to-mesh; teacher: the
-  # teacher's maps on both sides, the bound perfect embeddings would reach.
-  for protocol, mode in (("ib", "image"), ("cb", "image"), ("ib", "mesh"),
-                         ("ib", "teacher"), ("cb", "teacher")):
-    _run(f"relative pose {protocol.upper()} {mode}", _tool(
-        "correlate.py", embeddings=embeddings, protocol=protocol, mode=mode,
-        pairs=_value(_PAIRS), upsample=4,
-        output=os.path.join(work, f"pose_{protocol}_{mode}.csv"),
-        overwrite=True), summary)
-  _run("report", _tool("make_report.py", work_dir=work, overwrite=True))
-  logging.info("pipeline finished; results in %s, summary %s, report %s",
-               work, summary, os.path.join(work, "report", "index.html"))
+
+def _synthesis_stages(work, data_dir, hub_module):
+  """Synthesis embedding and network, their module, sample turntables."""
+  embedding_dir = os.path.join(work, "embedding_synthesis")
+  synthesis_dir = os.path.join(work, "synthesis_network")
+  module = os.path.join(work, "synthesis_module")
+  schedule = _schedule(_value(_SYNTHESIS_STEPS))
+  return [
+      ("synthesis embedding", _tool(
+          "train_embedding.py", hub_module=hub_module, data_dir=data_dir,
+          model_dir=embedding_dir, output_key="synthesis",
+          preset=_PRESET.value, **schedule), True),
+      ("synthesis network", _tool(
+          "train_synthesis.py", data_dir=data_dir,
+          embedding_model_dir=embedding_dir, model_dir=synthesis_dir,
+          preset=_PRESET.value, **schedule), True),
+      ("synthesis export", _tool(
+          "export_synthesis.py", embedding_model_dir=embedding_dir,
+          synthesis_model_dir=synthesis_dir, data_dir=data_dir,
+          export_dir=module, overwrite=True), False),
+      ("synthesis turntables", _tool(
+          "synthesize.py", module=module, data_dir=data_dir, split="test",
+          per_category=1, turntable=24, axis="y",
+          output_dir=os.path.join(work, "synthesis"), overwrite=True),
+       True)]
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  work = os.path.abspath(_WORK_DIR.value)
+  os.makedirs(work, exist_ok=True)
+  summary = os.path.join(work, "results.md")
+  with open(summary, "w", encoding="utf-8") as f:
+    f.write(f"# sph_embed pipeline, {time.strftime('%Y-%m-%d %H:%M')}\n\n")
+  stages = _stages(work)
+  start = time.monotonic()
+  for number, (name, args, summarised) in enumerate(stages, 1):
+    _run(name, args, summary if summarised else None,
+         f"{number}/{len(stages)}")
+  logging.info("pipeline finished in %.0f s; results in %s, summary %s,"
+               " report %s", time.monotonic() - start, work, summary,
+               os.path.join(work, "report", "index.html"))
 
 
 if __name__ == "__main__":

@@ -10,10 +10,15 @@ file is what tools/correlate.py reads:
   python3 tools/save_embeddings.py --model_dir=runs/embedding_pose \
       --split=test --output=runs/embedding_pose/test_embeddings.npz
 
-The dataset and teacher default to those the model was trained with (its
-embedding_model.json).  --output is checked before computing: a .npz in an
-existing directory, not a file of the run; an existing file is replaced only
-with --overwrite.
+--module=DIR embeds with an exported pose embedding module
+(tools/export_model.py --kind=pose_embedding) instead of a run's checkpoint;
+give exactly one of --model_dir and --module.  The file is the same either
+way.  The dataset and teacher default to those the network was trained with
+(the run's embedding_model.json, which a module's manifest keeps under
+`embedding_network.spec`); give --data_dir and --hub_module where those
+paths do not exist (e.g. a module made on another machine).  --output is
+checked before computing: a .npz in an existing directory, not a file of
+the run; an existing file is replaced only with --overwrite.
 """
 
 from absl import app
@@ -22,13 +27,17 @@ from absl import flags
 from sph_embed.common import cli
 from sph_embed.common import outputs
 from sph_embed.data import input_pipeline
+from sph_embed.embedding import export as embedding_export
 from sph_embed.embedding import inference as embedding_inference
 from sph_embed.embedding import training as embedding_training
 from sph_embed.pose import embeddings_io
 
 _MODEL_DIR = flags.DEFINE_string(
-    "model_dir", None, "Model directory written by tools/train_embedding.py.",
-    required=True)
+    "model_dir", None, "Model directory written by tools/train_embedding.py"
+    " (or give --module).")
+_MODULE = flags.DEFINE_string(
+    "module", None, "Pose embedding module written by tools/export_model.py"
+    " --kind=pose_embedding (or give --model_dir).")
 _OUTPUT = flags.DEFINE_string("output", None, "Output .npz file.",
                               required=True)
 _SPLIT = flags.DEFINE_enum("split", "test", ["train", "test"],
@@ -40,7 +49,7 @@ _HUB_MODULE = flags.DEFINE_string(
     "the model was trained with).")
 _CHECKPOINT = flags.DEFINE_string(
     "checkpoint", None, "Checkpoint path prefix (default: the newest in "
-    "--model_dir/checkpoints).")
+    "--model_dir/checkpoints); --model_dir only.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 64,
                                    "Examples per forward pass.")
 _MAX_EXAMPLES = flags.DEFINE_integer(
@@ -53,6 +62,12 @@ flags.adopt_module_key_flags(outputs)  # Listed by --help.
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if bool(_MODEL_DIR.value) == bool(_MODULE.value):
+    raise app.UsageError("give exactly one of --model_dir (a training run)"
+                         " and --module (a pose embedding module)")
+  if _MODULE.value and _CHECKPOINT.value:
+    raise app.UsageError("--checkpoint applies to --model_dir only (a module"
+                         " holds one set of weights)")
   if _BATCH_SIZE.value < 1:
     raise app.UsageError(f"--batch_size must be >= 1, got {_BATCH_SIZE.value}")
   if _MAX_EXAMPLES.value < 0:
@@ -61,8 +76,8 @@ def main(argv):
   # Before computing; never onto a file of the run (embedding_model.json).
   outputs.check_output_file(_OUTPUT.value, "output", (".npz",),
                             overwrite=_OVERWRITE.value)
-  model, spec = embedding_training.restore_model(_MODEL_DIR.value,
-                                                 _CHECKPOINT.value)
+  model, spec = embedding_export.load_embedder(
+      _MODEL_DIR.value or None, _MODULE.value or None, _CHECKPOINT.value)
   data_dir = _DATA_DIR.value or spec["data_dir"]
   hub_module = _HUB_MODULE.value or spec["hub_module"]
   metadata = input_pipeline.read_metadata(data_dir)

@@ -10,6 +10,10 @@ default: the shipped hub_modules/synthesis_synthetic):
   # a dataset example, with the true renders of the rotated mesh below
   python3 tools/synthesize.py --data_dir=data/synthetic --split=test \
       --index=0 --euler="0,45,0;90,90,0" --output_png=/tmp/views.png
+  # the first example of each category of a split: a GIF and a PNG each,
+  # in one directory (the main job's <work_dir>/synthesis)
+  python3 tools/synthesize.py --data_dir=data/synthetic --split=test \
+      --per_category=1 --turntable=24 --output_dir=/tmp/turntables
 
 R acts in the camera frame (x right, y up, z toward the viewer): the
 synthesized view is that of the object in pose R @ R0 when the input shows
@@ -50,31 +54,61 @@ _TURNTABLE = flags.DEFINE_integer(
 _AXIS = flags.DEFINE_enum("axis", "y", sorted(synthesize_views.AXES),
                           "--turntable axis in the camera frame (x right, "
                           "y up, z toward the viewer).")
+_PER_CATEGORY = flags.DEFINE_integer(
+    "per_category", None, "--data_dir: instead of --index, the first N "
+    "examples of each category, written into --output_dir.", lower_bound=1)
+_OUTPUT_DIR = flags.DEFINE_string(
+    "output_dir", None, "--per_category: directory of <category>_<index>"
+    ".gif / .png files and samples.json (replaced as a whole).")
 _OUTPUT_PNG = flags.DEFINE_string("output_png", None, "PNG grid to write.")
 _OUTPUT_GIF = flags.DEFINE_string("output_gif", None,
                                   "Animated GIF to write.")
 _OVERWRITE = outputs.define_overwrite_flag(
-    "existing --output_png / --output_gif files")
+    "existing --output_png / --output_gif files or --output_dir")
 _ZOOM = flags.DEFINE_integer("zoom", 2, "Magnification of the outputs.",
                              lower_bound=1)
 _FRAME_MS = flags.DEFINE_integer("frame_ms", 120, "GIF frame duration.",
                                  lower_bound=10)
 
 
+def _rotations():
+  """The requested rotations [k, 3, 3] (--euler or --turntable)."""
+  if (_EULER.value is None) == (_TURNTABLE.value is None):
+    raise app.UsageError("give exactly one of --euler and --turntable")
+  if _EULER.value is not None:
+    return synthesize_views.parse_euler(_EULER.value)
+  return synthesize_views.turntable(_TURNTABLE.value, _AXIS.value)
+
+
+def _check_samples_flags():
+  """--per_category mode: the checked --output_dir."""
+  if _DATA_DIR.value is None or _IMAGE.value is not None:
+    raise app.UsageError("--per_category takes its examples from --data_dir"
+                         " (not --image)")
+  if flags.FLAGS["index"].present or _OUTPUT_PNG.value or _OUTPUT_GIF.value:
+    raise app.UsageError("--per_category writes --output_dir; --index,"
+                         " --output_png and --output_gif do not apply")
+  if _OUTPUT_DIR.value is None:
+    raise app.UsageError("--per_category needs --output_dir")
+  path = outputs.check_replaced_dir(_OUTPUT_DIR.value, "output_dir",
+                                    (synthesize_views.SAMPLES_INDEX,))
+  if (os.path.isdir(path) and os.listdir(path) and not _OVERWRITE.value):
+    raise app.UsageError(f"--output_dir={_OUTPUT_DIR.value}: exists; pass"
+                         " --overwrite to replace it")
+  return path
+
+
 def _check_flags():
-  """The rotations [k, 3, 3] and the checked output paths (png, gif)."""
+  """The checked output paths (png, gif) of the single-input mode."""
   if (_IMAGE.value is None) == (_DATA_DIR.value is None):
     raise app.UsageError("give exactly one input: --image=PATH, or"
                          " --data_dir with --split and --index")
-  if (_EULER.value is None) == (_TURNTABLE.value is None):
-    raise app.UsageError("give exactly one of --euler and --turntable")
+  if _OUTPUT_DIR.value is not None:
+    raise app.UsageError("--output_dir is for --per_category; give"
+                         " --output_png and/or --output_gif")
   if not (_OUTPUT_PNG.value or _OUTPUT_GIF.value):
     raise app.UsageError("nothing to write: give --output_png and/or"
                          " --output_gif")
-  if _EULER.value is not None:
-    rotations = synthesize_views.parse_euler(_EULER.value)
-  else:
-    rotations = synthesize_views.turntable(_TURNTABLE.value, _AXIS.value)
   inputs = {"image": _IMAGE.value}
   png = (outputs.check_output_file(_OUTPUT_PNG.value, "output_png", (".png",),
                                    inputs, _OVERWRITE.value)
@@ -84,17 +118,35 @@ def _check_flags():
          if _OUTPUT_GIF.value else None)
   if png and gif and png == gif:
     raise app.UsageError("--output_png and --output_gif are the same file")
-  return rotations, png, gif
+  return png, gif
+
+
+def _load_module():
+  try:
+    return synthesis_export.load_synthesis(_MODULE.value)
+  except ValueError as e:
+    raise app.UsageError(f"--module: {e}") from None
+
+
+def _write_samples(rotations):
+  output_dir = _check_samples_flags()
+  module = _load_module()
+  samples = synthesize_views.write_samples(
+      module, _DATA_DIR.value, _SPLIT.value, output_dir, _PER_CATEGORY.value,
+      rotations, _ZOOM.value, _FRAME_MS.value)
+  print(f"wrote {len(samples)} turntables ({len(rotations)} views each) to"
+        f" {os.path.relpath(output_dir)}")
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  rotations, png, gif = _check_flags()
-  try:
-    module = synthesis_export.load_synthesis(_MODULE.value)
-  except ValueError as e:
-    raise app.UsageError(f"--module: {e}") from None
+  rotations = _rotations()
+  if _PER_CATEGORY.value is not None:
+    _write_samples(rotations)
+    return
+  png, gif = _check_flags()
+  module = _load_module()
   truth = None
   if _IMAGE.value is not None:
     try:

@@ -1,8 +1,10 @@
 """The absl flags of the relative-pose tools, defined once.
 
 tools/correlate.py and tools/evaluate_distributions.py form the same pairs
-from the same embeddings file and correlate them the same way; their shared
-flags are defined here so that names, defaults and help cannot drift apart.
+from the same embeddings file and correlate them the same way, and
+tools/evaluate_regression.py forms the same pairs of the same views; their
+shared flags are defined here so that names, defaults and help cannot drift
+apart.
 Each `define_*` function is called once per process (absl refuses a second
 definition) and returns a namespace of flag holders.
 """
@@ -18,26 +20,33 @@ from sph_embed.pose import evaluation
 MODES = ("image", "mesh", "teacher")
 
 
-def define_pair_flags():
-  """Embeddings file, pair protocol and correlation settings."""
+def define_protocol_flags():
+  """The pair protocol: which pairs of views are scored, and how."""
   return types.SimpleNamespace(
-      embeddings=flags.DEFINE_string("embeddings", None,
-                                     "Embeddings .npz file."),
       protocol=flags.DEFINE_enum(
           "protocol", "ib", list(evaluation.PROTOCOLS),
           "ib: instance-based, cb: category-based."),
       pairs=flags.DEFINE_integer("pairs", 3, "Pairs per instance.",
                                  lower_bound=1),
       seed=flags.DEFINE_integer("seed", 0, "Seed of the pair selection."),
+      symmetric_categories=flags.DEFINE_list(
+          "symmetric_categories", [], "Categories whose errors are scored"
+          " up to symmetry, min(err, 180 - err) (the paper: airplane)."
+          " Default: none."),
+  )
+
+
+def define_pair_flags():
+  """Embeddings file, pair protocol and correlation settings."""
+  return types.SimpleNamespace(
+      embeddings=flags.DEFINE_string("embeddings", None,
+                                     "Embeddings .npz file."),
+      **vars(define_protocol_flags()),
       mode=flags.DEFINE_enum(
           "mode", "image", list(MODES),
           "image: embeddings on both sides; mesh: the second side uses "
           "`targets` (the teacher maps of the mesh); teacher: both sides "
           "do (the bound perfect image embeddings would reach)."),
-      symmetric_categories=flags.DEFINE_list(
-          "symmetric_categories", [], "Categories whose errors are scored"
-          " up to symmetry, min(err, 180 - err) (the paper: airplane)."
-          " Default: none."),
       upsample=flags.DEFINE_integer(
           "upsample", 4, "Spatial upsampling factor before the transform"
           " (the original used 4 on 16 x 16 maps).", lower_bound=1),
@@ -92,10 +101,16 @@ def check_arguments(argv, pair_flags):
     raise app.UsageError("--embeddings is required")
 
 
-def describe(pair_flags):
-  """The heading line both tools print above their tables."""
-  f = pair_flags
+def heading(source, protocol_flags, details):
+  """The line the relative-pose tools print above their tables."""
+  f = protocol_flags
   symmetric = f.symmetric_categories.value
-  return (f"{f.embeddings.value}: protocol {f.protocol.value.upper()},"
-          f" {f.mode.value} mode, upsample x{f.upsample.value}"
+  return (f"{source}: protocol {f.protocol.value.upper()}, {details}"
           + (f", symmetric: {','.join(symmetric)}" if symmetric else ""))
+
+
+def describe(pair_flags):
+  """The heading line of the correlation tools."""
+  f = pair_flags
+  return heading(f.embeddings.value, f,
+                 f"{f.mode.value} mode, upsample x{f.upsample.value}")

@@ -51,6 +51,26 @@ def write_csv(path, data, pairs, errors, estimated, truth, modes=None,
              else distributions.mode_csv_cells(modes, mode_errors, p)))
 
 
+def check_symmetric_categories(source, categories, symmetric_categories):
+  """ValueError naming `source` unless each symmetric category is one of
+  `categories` (a misspelt name would silently score nothing folded)."""
+  found = set(np.asarray(categories).tolist())
+  unknown = sorted(set(symmetric_categories) - found)
+  if unknown:
+    raise ValueError(f"{source}: --symmetric_categories names {unknown}, not"
+                     f" categories of its views ({sorted(found)})")
+
+
+def check_pairs(source, protocol, pairs, skipped):
+  """Logs the protocol's skipped cases; ValueError naming `source` when
+  there is no pair at all."""
+  for message in skipped:
+    logging.warning("%s: %s", source, message)
+  if not len(pairs):
+    raise ValueError(f"{source}: no pairs under protocol {protocol!r} (see"
+                     f" the skipped cases: {'; '.join(skipped)})")
+
+
 def write_distribution_plots(directory, table, data, pairs, truth,
                              temperature):
   """One SO(3) plot (PNG) per pair kept in `table.plotted`."""
@@ -105,11 +125,7 @@ def run(path, protocol="ib", pairs_per_instance=3, upsample=4, mode="image",
   be a category of the file.
   """
   data = embeddings_io.load_embeddings(path)
-  found = set(data["category"].tolist())
-  unknown = sorted(set(symmetric_categories) - found)
-  if unknown:
-    raise ValueError(f"{path}: --symmetric_categories names {unknown}, not"
-                     f" categories of the file ({sorted(found)})")
+  check_symmetric_categories(path, data["category"], symmetric_categories)
   if mode in ("mesh", "teacher") and data["targets"] is None:
     raise ValueError(f"{path}: --mode={mode} needs key 'targets' (the teacher"
                      f" maps), which the file does not have")
@@ -120,11 +136,7 @@ def run(path, protocol="ib", pairs_per_instance=3, upsample=4, mode="image",
   second = data["embeddings"] if mode == "image" else data["targets"]
   pairs, skipped = pose_evaluation.make_pairs(
       data["category"], data["instance"], protocol, pairs_per_instance, seed)
-  for message in skipped:
-    logging.warning("%s: %s", path, message)
-  if not len(pairs):
-    raise ValueError(f"{path}: no pairs under protocol {protocol!r} (see the"
-                     f" skipped cases: {'; '.join(skipped)})")
+  check_pairs(path, protocol, pairs, skipped)
   logging.info("%s: %d pairs (%s, %s mode)", path, len(pairs), protocol, mode)
   with tqdm.tqdm(total=len(pairs), unit="pair", disable=not progress,
                  file=sys.stderr) as bar:

@@ -19,7 +19,9 @@ mesh (scaled as when the dataset was built) rendered in pose R @ R0.
 Outputs: a PNG grid (row 1: input, then the synthesized views; row 2 for a
 dataset example: the true renders below them) and an animated GIF (one
 frame per rotation, synthesized | true side by side for a dataset example,
-with a progress bar under each frame).
+with a progress bar under each frame).  `write_samples` makes both for the
+first examples of each category of a split, into one directory (the main
+job's <work_dir>/synthesis/, which the report shows).
 """
 
 import dataclasses
@@ -38,6 +40,7 @@ from sph_embed.data import view_stream
 from sph_embed.data import views
 from sph_embed.sphere import rotations as rotations_lib
 
+SAMPLES_INDEX = "samples.json"   # What write_samples wrote, and how.
 AXES = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
 _GAP = 2          # Pixels between grid cells.
 _BAR_HEIGHT = 3   # The GIF's progress bar.
@@ -292,3 +295,71 @@ def write_gif(path, frames, frame_ms):
   with files.atomic_write(path, "wb") as f:
     frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:],
                    duration=frame_ms, loop=0)
+
+
+def first_examples(data_dir, split, per_category):
+  """Indices of the first `per_category` examples of each category.
+
+  In the split's fixed order; categories in the order they first appear.
+  """
+  picks = {}
+  offset = 0
+  for batch in input_pipeline.make_dataset(data_dir, split, 256,
+                                           shuffle=False, deterministic=True):
+    for i, category in enumerate(batch["category"].numpy()):
+      chosen = picks.setdefault(category.decode("utf-8"), [])
+      if len(chosen) < per_category:
+        chosen.append(offset + i)
+    offset += len(batch["category"])
+  return [index for chosen in picks.values() for index in chosen]
+
+
+def write_samples(module, data_dir, split, output_dir, per_category=1,
+                  rotations=None, zoom=2, frame_ms=120, png_columns=8):
+  """Synthesized turntables of the first examples of each category.
+
+  For each example: <category>_<index>.gif (synthesized | true, one frame
+  per rotation) and <category>_<index>.png (input, then every k-th rotation
+  so the row has at most `png_columns` views, true renders below), plus
+  SAMPLES_INDEX listing them.  `output_dir` is replaced as a whole, once
+  everything is written.
+
+  Args:
+    module: a loaded synthesis module (sph_embed.synthesis.export).
+    data_dir, split: the dataset split the examples come from.
+    output_dir: the directory to write.
+    per_category: examples per category.
+    rotations: [k, 3, 3] camera-frame rotations (default: a 24-step
+      turntable about y).
+    zoom, frame_ms: magnification and GIF frame duration.
+    png_columns: most synthesized views in a PNG row.
+
+  Returns:
+    The SAMPLES_INDEX contents: one entry per example.
+  """
+  rotations = turntable(24, "y") if rotations is None else rotations
+  every = max(1, -(-len(rotations) // png_columns))
+  entries = []
+  with files.atomic_directory(output_dir) as staging:
+    for index in first_examples(data_dir, split, per_category):
+      example = dataset_example(data_dir, split, index)
+      synthesized = synthesize(module, example.image, rotations)
+      truth = true_views(example.mesh, example.pose, rotations,
+                         module.image_size)
+      stem = f"{example.category}_{index:05d}"
+      write_gif(os.path.join(staging, stem + ".gif"),
+                gif_frames(synthesized, truth, zoom), frame_ms)
+      write_png(os.path.join(staging, stem + ".png"), grid_image(
+          example.image, synthesized[::every], truth[::every], zoom))
+      entries.append({"category": example.category,
+                      "instance": example.instance, "split": split,
+                      "index": index, "gif": stem + ".gif",
+                      "png": stem + ".png"})
+      logging.info("%s: %s (%s), %d views", stem, example.instance, split,
+                   len(rotations))
+    files.write_json_atomic(os.path.join(staging, SAMPLES_INDEX), {
+        "module": os.path.abspath(module.path),
+        "data_dir": os.path.abspath(data_dir),
+        "rotations": np.asarray(rotations).round(8).tolist(),
+        "samples": entries})
+  return entries

@@ -1,8 +1,10 @@
 """Sphere math: the Driscoll-Healy grid, rotations, spherical harmonic
-transforms (NumPy reference `sht_numpy`, TensorFlow `sht_tf`) and the
-spherical Keras layers and pooling built on them.
+transforms (NumPy reference `sht_numpy`, TensorFlow `sht_tf`), the
+spherical Keras layers and pooling built on them, and SO(3) Fourier
+machinery (`so3`: Wigner-D layout and the Euler grid; `so3_layers`: the
+Image2Sphere convolutions).
 
-Lowest layer: imports nothing else from sph_embed.  `dh_grid`, `rotations`
-and `sht_numpy` are NumPy only; `sht_tf`, `layers` and `centered_pooling`
-import TensorFlow.
+Lowest layer: imports nothing else from sph_embed.  `dh_grid`, `rotations`,
+`sht_numpy` and `so3` are NumPy only; `sht_tf`, `layers`,
+`centered_pooling` and `so3_layers` import TensorFlow.
 """

@@ -15,51 +15,27 @@ benchmark's "mean_image" control), and a `manifest.json` (sizes, the
 training data, each network's run, steps and command, the date, and the
 measured PSNR/SSIM when given).  S = 64, T = 32 for the shipped module.
 
-`export_synthesis` writes atomically (sph_embed.common.files.
-atomic_directory), as the teacher's export; `load_synthesis` returns a
+`export_synthesis` writes atomically and `load_synthesis` checks the module
+as every module export does (sph_embed.training.export); it returns a
 `SynthesisModule` whose methods take and return NumPy arrays.
+`training_run` is the synthesis network's run as the manifest records it.
 """
 
 import dataclasses
-import datetime
-import json
 import os
 
 import numpy as np
-import tensorflow as tf
 
-from sph_embed.common import files
 from sph_embed.data import input_pipeline
+from sph_embed.synthesis import model as synthesis_networks
 from sph_embed.synthesis import rotate
-from sph_embed.teacher import export as teacher_export
-from sph_embed.training import checkpoints
+from sph_embed.training import export as module_export
 
-MANIFEST = "manifest.json"
+MANIFEST = module_export.MANIFEST
 MODULE_KIND = "synthesis"
-ModuleError = teacher_export.ModuleError
-
-
-class _SynthesisSavedModel(tf.Module):
-  """SavedModel root: embed, decode and mean_image."""
-
-  def __init__(self, embedding_model, synthesis_model, mean_image):
-    super().__init__()
-    # As for the teacher: the Keras models themselves are not tracked (each
-    # layer would be saved as its own function); their variables are.
-    self.embedding_variables = list(embedding_model.variables)
-    self.synthesis_variables = list(synthesis_model.variables)
-    self.mean_image = tf.Variable(mean_image, trainable=False,
-                                  name="mean_image")
-    self.embed = tf.function(
-        lambda images: embedding_model(images, training=False),
-        input_signature=[tf.TensorSpec(
-            (None,) + tuple(embedding_model.input.shape[1:]), tf.float32,
-            name="images")])
-    self.decode = tf.function(
-        lambda embeddings: synthesis_model(embeddings, training=False),
-        input_signature=[tf.TensorSpec(
-            (None,) + tuple(synthesis_model.input.shape[1:]), tf.float32,
-            name="embeddings")])
+TOOL = "tools/export_synthesis.py"
+ModuleError = module_export.ModuleError
+trained_steps = module_export.trained_steps
 
 
 def mean_training_image(data_dir, batch_size=256):
@@ -74,10 +50,6 @@ def mean_training_image(data_dir, batch_size=256):
     raise input_pipeline.DataError(f"{data_dir}: the train split has no"
                                    " examples")
   return (total / count).astype(np.float32)
-
-
-def _shape(tensor):
-  return [None if d is None else int(d) for d in tensor.shape]
 
 
 def export_synthesis(embedding_model, synthesis_model, mean_image, export_dir,
@@ -110,30 +82,30 @@ def export_synthesis(embedding_model, synthesis_model, mean_image, export_dir,
   if mean_image.shape != image_shape:
     raise ValueError(f"export_synthesis: mean_image has shape"
                      f" {list(mean_image.shape)}, expected {list(image_shape)}")
-  full_manifest = {
-      "module": MODULE_KIND,
-      "format": "TF2 SavedModel: embed(images), decode(embeddings),"
-                " mean_image (inference mode)",
-      "embed": {"input": _shape(embedding_model.input),
-                "output": _shape(embedding_model.output),
-                "meaning": "grayscale views in [0, 1] -> spherical"
-                           " embeddings on the DH grid"},
-      "decode": {"input": _shape(synthesis_model.input),
-                 "output": _shape(synthesis_model.output),
-                 "meaning": "band-limited (or rotated) embeddings -> views"
-                            " in [0, 1]"},
-      "mean_image": {"shape": list(image_shape),
-                     "meaning": "mean view of the training split"},
-      "date": datetime.date.today().isoformat(),
-  }
-  full_manifest.update(manifest)
-  text = json.dumps(full_manifest, indent=2, sort_keys=True) + "\n"
-  with files.atomic_directory(export_dir) as staging:
-    tf.saved_model.save(_SynthesisSavedModel(embedding_model, synthesis_model,
-                                             mean_image), staging)
-    with open(os.path.join(staging, MANIFEST), "w", encoding="utf-8") as f:
-      f.write(text)
-  return full_manifest
+  shape = module_export.tensor_shape
+  full_manifest = module_export.manifest(
+      MODULE_KIND, "TF2 SavedModel: embed(images), decode(embeddings),"
+      " mean_image (inference mode)",
+      {"embed": {"input": shape(embedding_model.input),
+                 "output": shape(embedding_model.output),
+                 "meaning": "grayscale views in [0, 1] -> spherical"
+                            " embeddings on the DH grid"},
+       "decode": {"input": shape(synthesis_model.input),
+                  "output": shape(synthesis_model.output),
+                  "meaning": "band-limited (or rotated) embeddings -> views"
+                             " in [0, 1]"},
+       "mean_image": {"shape": list(image_shape),
+                      "meaning": "mean view of the training split"}},
+      manifest)
+  root = module_export.InferenceModule(
+      list(embedding_model.variables) + list(synthesis_model.variables),
+      {"embed": (lambda images: embedding_model(images, training=False),
+                 module_export.input_spec(embedding_model, "images")),
+       "decode": (lambda embeddings: synthesis_model(embeddings,
+                                                     training=False),
+                  module_export.input_spec(synthesis_model, "embeddings"))},
+      {"mean_image": mean_image})
+  return module_export.write_module(root, export_dir, full_manifest)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,21 +120,15 @@ class SynthesisModule:
 
   def embed(self, images):
     """Views [b, S, S, 1] in [0, 1] -> embeddings [b, T, T, C] (float32)."""
-    images = np.asarray(images, dtype=np.float32)
-    expected = (self.image_size, self.image_size, 1)
-    if images.ndim != 4 or images.shape[1:] != expected:
-      raise ValueError(f"{self.path}: embed takes views [batch,"
-                       f" {', '.join(map(str, expected))}], got shape"
-                       f" {images.shape}")
+    images = module_export.checked_batch(
+        self.path, "embed", images, (self.image_size, self.image_size, 1),
+        "views")
     return self._loaded.embed(images).numpy()
 
   def decode(self, embeddings):
     """Band-limited or rotated embeddings [b, T, T, C] -> views [b, S, S, 1]."""
-    embeddings = np.asarray(embeddings, dtype=np.float32)
-    if embeddings.ndim != 4 or embeddings.shape[1:] != self.embedding_shape:
-      raise ValueError(f"{self.path}: decode takes embeddings [batch,"
-                       f" {', '.join(map(str, self.embedding_shape))}], got"
-                       f" shape {embeddings.shape}")
+    embeddings = module_export.checked_batch(
+        self.path, "decode", embeddings, self.embedding_shape, "embeddings")
     return self._loaded.decode(embeddings).numpy()
 
   def synthesize(self, embeddings, rotations=None):
@@ -174,22 +140,7 @@ class SynthesisModule:
 
 def read_manifest(path):
   """The manifest.json of the synthesis module at `path`, checked."""
-  path = os.fspath(path)
-  if not os.path.isdir(path):
-    raise ModuleError(f"{path}: no such directory" if not
-                      os.path.exists(path) else f"{path}: not a directory")
-  manifest_path = os.path.join(path, MANIFEST)
-  if (not tf.saved_model.contains_saved_model(path) or
-      not os.path.isfile(manifest_path)):
-    raise ModuleError(f"{path}: not a synthesis module (needs saved_model.pb"
-                      f" and {MANIFEST}, as written by"
-                      " tools/export_synthesis.py)")
-  manifest = files.read_json_object(manifest_path, ModuleError)
-  if manifest.get("module") != MODULE_KIND:
-    raise ModuleError(f"{path}: a {manifest.get('module') or 'teacher'}"
-                      " module, not a synthesis module (written by"
-                      " tools/export_synthesis.py)")
-  return manifest
+  return module_export.read_manifest(path, MODULE_KIND, TOOL)
 
 
 def load_synthesis(path):
@@ -199,17 +150,8 @@ def load_synthesis(path):
     ModuleError naming `path`: missing, not a SavedModel with a synthesis
     manifest, or without embed / decode / mean_image.
   """
-  manifest = read_manifest(path)
-  try:
-    loaded = tf.saved_model.load(os.fspath(path))
-  except Exception as e:  # TF raises many types for corrupt SavedModels.
-    raise ModuleError(f"{path}: cannot load the SavedModel"
-                      f" ({type(e).__name__}: {e})") from e
-  missing = [name for name in ("embed", "decode", "mean_image")
-             if not hasattr(loaded, name)]
-  if missing:
-    raise ModuleError(f"{path}: the SavedModel has no {', '.join(missing)}"
-                      " (not written by tools/export_synthesis.py)")
+  manifest, loaded = module_export.load_module(
+      path, MODULE_KIND, TOOL, ("embed", "decode", "mean_image"))
   mean_image = loaded.mean_image.numpy()
   return SynthesisModule(
       path=os.fspath(path), manifest=manifest, mean_image=mean_image,
@@ -218,11 +160,17 @@ def load_synthesis(path):
       _loaded=loaded)
 
 
-def trained_steps(model_dir):
-  """The step of the newest checkpoint of a training run (model_dir)."""
-  checkpoint = checkpoints.latest_checkpoint(
-      os.path.join(model_dir, "checkpoints"))
-  if checkpoint is None:
-    raise ValueError(f"{model_dir}/checkpoints: no checkpoint")
-  return int(tf.train.load_checkpoint(checkpoint).get_tensor(
-      "step/.ATTRIBUTES/VARIABLE_VALUE"))
+def training_run(model_dir, spec, steps, embedding_model_dir):
+  """The synthesis network's run (tools/train_synthesis.py) as the
+  manifest records it, with its training command."""
+  config = synthesis_networks.SynthesisConfig(**spec["synthesis"])
+  source = spec["embedding_source"]
+  command = ["python3", "tools/train_synthesis.py",
+             f"--data_dir={spec['data_dir']}", f"--model_dir={model_dir}",
+             f"--embedding_source={source}"]
+  command.append(f"--embedding_model_dir={embedding_model_dir}"
+                 if source == "predicted"
+                 else f"--hub_module={spec['hub_module']}")
+  command += [*module_export.width_flags(config, synthesis_networks.PRESETS),
+              f"--pixel_loss={spec['pixel_loss']}", f"--max_steps={steps}"]
+  return module_export.run_summary(model_dir, spec, steps, command)

@@ -20,7 +20,6 @@ deleted after the rename, so `export_dir` never holds a half-written module
 """
 
 import datetime
-import json
 import os
 
 import tensorflow as tf
@@ -29,13 +28,12 @@ import tensorflow_hub as hub
 from sph_embed.common import files
 from sph_embed.sphere import dh_grid
 from sph_embed.teacher import model as teacher_model
+from sph_embed.training import export as module_export
 
-MANIFEST = "manifest.json"
+MANIFEST = module_export.MANIFEST
 INPUT_SHAPE = (None, teacher_model.GRID_SIZE, teacher_model.GRID_SIZE, 1)
-
-
-class ModuleError(ValueError):
-  """A directory is not a usable teacher module."""
+# One error type for every module (teacher, synthesis, pose modules).
+ModuleError = module_export.ModuleError
 
 
 class _TeacherModule(tf.train.Checkpoint):
@@ -101,18 +99,8 @@ def export_teacher(model, export_dir, manifest):
       "date": datetime.date.today().isoformat(),
   }
   full_manifest.update(manifest)
-  text = json.dumps(full_manifest, indent=2, sort_keys=True) + "\n"
-
-  export_dir = os.path.abspath(os.fspath(export_dir))
-  if os.path.lexists(export_dir) and not os.path.isdir(export_dir):
-    raise ModuleError(f"{export_dir}: exists and is not a directory; refusing"
-                      " to replace it")
-  os.makedirs(os.path.dirname(export_dir), exist_ok=True)
-  with files.atomic_directory(export_dir) as staging:
-    tf.saved_model.save(_TeacherModule(model), staging)
-    with open(os.path.join(staging, MANIFEST), "w", encoding="utf-8") as f:
-      f.write(text)
-  return full_manifest
+  return module_export.write_module(_TeacherModule(model), export_dir,
+                                    full_manifest)
 
 
 def read_manifest(path):
@@ -127,10 +115,7 @@ def read_manifest(path):
 
 
 def _check_module_dir(path):
-  if not os.path.exists(path):
-    raise ModuleError(f"{path}: no such directory")
-  if not os.path.isdir(path):
-    raise ModuleError(f"{path}: not a directory")
+  module_export.check_directory(path)
   if not tf.saved_model.contains_saved_model(path):
     raise ModuleError(f"{path}: not a SavedModel (no saved_model.pb)")
 

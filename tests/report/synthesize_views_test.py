@@ -5,6 +5,7 @@ teacher's maps of a mesh in pose R0 by R must give its maps of the mesh in
 pose R @ R0 (`composed_pose`), not in R0 @ R or R^T @ R0.
 """
 
+import json
 import os
 
 from absl.testing import parameterized
@@ -191,6 +192,40 @@ class DatasetAndOutputsTest(tf.test.TestCase):
     with Image.open(path) as gif:
       self.assertEqual(gif.n_frames, 5)
       self.assertEqual(gif.size, (64, 64 + 2 + 3))
+
+  def test_samples_are_the_first_examples_of_each_category(self):
+    stored = [b for b in input_pipeline.make_dataset(
+        self.data_dir, "test", 64, shuffle=False, deterministic=True)][0]
+    categories = [c.decode() for c in stored["category"].numpy()]
+    output = os.path.join(mesh_test_util.temp_dir(self), "samples")
+    table = synthesize_views.turntable(4, "y")
+    entries = synthesize_views.write_samples(
+        self.module, self.data_dir, "test", output, per_category=1,
+        rotations=table, zoom=1, png_columns=2)
+    expected = [i for i, c in enumerate(categories)
+                if c not in categories[:i]]
+    self.assertLen(expected, 2)   # chair and car, of 4 test views.
+    self.assertEqual([e["index"] for e in entries], expected)
+    self.assertEqual([e["category"] for e in entries],
+                     [categories[i] for i in expected])
+    index = json.loads(open(os.path.join(
+        output, synthesize_views.SAMPLES_INDEX)).read())
+    self.assertEqual(index["samples"], entries)
+    first = entries[0]
+    example = synthesize_views.dataset_example(self.data_dir, "test",
+                                               first["index"])
+    with Image.open(os.path.join(output, first["gif"])) as gif:
+      self.assertEqual(gif.n_frames, 4)
+    with Image.open(os.path.join(output, first["png"])) as grid:
+      # Input + every 2nd of 4 views; true renders below.
+      self.assertEqual(grid.size, (3 * 66 - 2, 2 * 66 - 2))
+      cells = np.asarray(grid)
+    self.assertAllClose(cells[:64, :64] / 255.0, example.image[..., 0],
+                        atol=1 / 255)
+    synthesized = synthesize_views.synthesize(self.module, example.image,
+                                              table[::2])
+    self.assertAllClose(cells[:64, 66:130] / 255.0, synthesized[0, ..., 0],
+                        atol=1 / 255)
 
 
 if __name__ == "__main__":

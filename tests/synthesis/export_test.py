@@ -16,13 +16,13 @@ from sph_embed.data import dataset
 from sph_embed.data import input_pipeline
 from sph_embed.data import sources
 from sph_embed.data import views
-from sph_embed.embedding import model as embedding_model
 from sph_embed.embedding import training as embedding_training
 from sph_embed.synthesis import export as synthesis_export
 from sph_embed.synthesis import model as synthesis_model
 from sph_embed.synthesis import rotate
 from sph_embed.synthesis import training as synthesis_training
 from tests import mesh_test_util
+from tests import untrained_runs
 
 _TEACHER = os.path.join(mesh_test_util.REPO_ROOT, "hub_modules",
                         "teacher_synthetic")
@@ -33,30 +33,12 @@ TINY_VIEWS = views.ViewConfig(views_per_instance=2, image_size=64,
                               sphere_size=16, anisotropic_scale=0.2, seed=3)
 
 
-def _save_run(model, model_dir, steps):
-  step = tf.Variable(steps, dtype=tf.int64)
-  tf.train.Checkpoint(step=step, model=model).save(
-      os.path.join(model_dir, "checkpoints", "ckpt"))
-
-
 def make_untrained_runs(root, data_dir):
   """(embedding_dir, synthesis_dir): untrained runs of tiny networks."""
   metadata = input_pipeline.read_metadata(data_dir)
-  embedding_dir = os.path.join(root, "embedding_run")
-  settings = embedding_training.EmbeddingTraining(
-      hub_module=_TEACHER, output_key="synthesis",
-      embedding=embedding_model.EmbeddingConfig(
-          base_filters=4, max_filters=8, latent_size=16, blocks_per_layer=1))
-  spec = embedding_training.model_spec(settings, data_dir, metadata,
-                                       (32, 32, _CHANNELS))
-  os.makedirs(embedding_dir)
-  with open(os.path.join(embedding_dir, embedding_training.MODEL_SPEC), "w",
-            encoding="utf-8") as f:
-    json.dump(spec, f)
-  tf.keras.utils.set_random_seed(0)
-  _save_run(embedding_training.build_model(spec), embedding_dir, 3)
-
-  synthesis_dir = os.path.join(root, "synthesis_run")
+  embedding_dir = untrained_runs.embedding_run(
+      os.path.join(root, "embedding_run"), data_dir, _TEACHER, "synthesis",
+      (32, 32, _CHANNELS), 3)
   synthesis_settings = synthesis_training.SynthesisTraining(
       embedding_model_dir=embedding_dir,
       synthesis=synthesis_model.SynthesisConfig(
@@ -65,11 +47,9 @@ def make_untrained_runs(root, data_dir):
                                          metadata["image_size"])
   spec = synthesis_training.model_spec(synthesis_settings, data_dir, metadata,
                                        embedder)
-  os.makedirs(synthesis_dir)
-  with open(os.path.join(synthesis_dir, synthesis_training.MODEL_SPEC), "w",
-            encoding="utf-8") as f:
-    json.dump(spec, f)
-  _save_run(synthesis_training.build_model(spec), synthesis_dir, 5)
+  synthesis_dir = untrained_runs.save_run(
+      os.path.join(root, "synthesis_run"), synthesis_training.MODEL_SPEC,
+      spec, synthesis_training.build_model(spec), 5)
   return embedding_dir, synthesis_dir
 
 

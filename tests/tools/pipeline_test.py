@@ -26,7 +26,7 @@ class PipelineTest(tf.test.TestCase):
         timeout=900, check=False,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     self.assertEqual(done.returncode, 0, msg=done.stderr[-3000:])
-    self.assertIn("[report] done", done.stderr)
+    self.assertRegex(done.stderr, r"\[(\d+)/\1 report\] done")
     data = embeddings_io.load_embeddings(
         os.path.join(work, "embeddings_test.npz"))
     # --quick: 2 categories x 3 held-out instances x 4 views, teacher `pose`
@@ -35,19 +35,33 @@ class PipelineTest(tf.test.TestCase):
     self.assertEqual(data["targets"].shape, (24, 16, 16, 16))
     self.assertTrue(np.isfinite(data["embeddings"]).all())
     self.assertEqual(sorted(set(data["category"])), ["car", "chair"])
-    for name in ("pose_ib_image.csv", "pose_cb_image.csv",
-                 "pose_ib_mesh.csv", "pose_ib_teacher.csv",
-                 "pose_cb_teacher.csv"):
+    upright = embeddings_io.load_embeddings(
+        os.path.join(work, "embeddings_test_2dof.npz"))
+    self.assertEqual(upright["embeddings"].shape, (24, 16, 16, 16))
+    # The same held-out instances, other (upright) poses.
+    self.assertAllEqual(upright["instance"], data["instance"])
+    self.assertGreater(np.abs(upright["rotations"]
+                              - data["rotations"]).max(), 0.1)
+    csvs = [f"pose_{name}{suffix}.csv" for suffix in ("", "_2dof")
+            for name in ("ib_image", "cb_image", "ib_mesh", "ib_teacher",
+                         "cb_teacher", "ib_regression", "cb_regression")]
+    for name in csvs:
       with open(os.path.join(work, name)) as f:
         rows = f.read().splitlines()
       self.assertGreater(len(rows), 1, msg=name)
+    # One turntable per category, and the module that made them.
+    self.assertCountEqual(
+        [n.split("_")[0] for n in os.listdir(os.path.join(work, "synthesis"))
+         if n.endswith(".gif")], ["car", "chair"])
+    self.assertTrue(os.path.isfile(os.path.join(work, "synthesis_module",
+                                                "manifest.json")))
     with open(os.path.join(work, "results.md")) as f:
       summary = f.read()
     self.assertIn("relative L2", summary)
-    for step in ("## embedding", "## save embeddings",
-                 "## relative pose IB image", "## relative pose CB image",
-                 "## relative pose IB mesh", "## relative pose IB teacher",
-                 "## relative pose CB teacher"):
+    for step in ("## embedding", "## regression", "## synthesis network",
+                 "## save embeddings 3DOF", "## save embeddings 2DOF",
+                 "## relative pose 3DOF IB image",
+                 "## relative pose 2DOF CB regression"):
       self.assertIn(step, summary)
     self.assertIn("acc@15", summary)
     report = os.path.join(work, "report")
@@ -56,12 +70,13 @@ class PipelineTest(tf.test.TestCase):
       markdown = f.read()
     tables = report_fixture.markdown_tables(markdown)
     # The overview and one table per evaluation of the pipeline.
-    self.assertLen(tables, 1 + 5)
+    self.assertLen(tables, 1 + len(csvs))
     for header, rows in tables:
       self.assertEqual(report_fixture.table_problems(header, rows), [],
                        msg=header)
     self.assertIn("## Training curves", markdown)
     self.assertIn("## Alignment examples", markdown)
+    self.assertIn("## Synthesized views", markdown)
 
   def test_bad_flag_fails_with_a_message(self):
     done = subprocess.run(

@@ -75,6 +75,25 @@ class SynthesizeToolTest(tf.test.TestCase):
     with Image.open(self.path("views.gif")) as gif:
       self.assertEqual((gif.n_frames, gif.size), (2, (130, 69)))
 
+  def test_per_category_samples_directory(self):
+    output = self.path("samples")
+    args = (f"--data_dir={self.data_dir}", "--per_category=1",
+            "--turntable=3", f"--output_dir={output}", "--zoom=1")
+    result = self.run_tool(*args)
+    self.assertEqual(result.returncode, 0, result.stderr)
+    self.assertIn("wrote 2 turntables (3 views each)", result.stdout)
+    names = sorted(os.listdir(output))
+    self.assertLen([n for n in names if n.endswith(".gif")], 2)
+    self.assertIn("samples.json", names)
+    # An existing directory is kept without --overwrite.
+    self.assert_one_line_error(self.run_tool(*args),
+                               "--output_dir=.*samples: exists; pass"
+                               " --overwrite")
+    self.assert_one_line_error(
+        self.run_tool("--per_category=1", "--turntable=3",
+                      f"--output_dir={self.path('other')}"),
+        "--per_category takes its examples from --data_dir")
+
   def test_bad_images_are_named(self):
     text = mesh_test_util.write_file(self.dir, "text.png", "not an image")
     empty = mesh_test_util.write_file(self.dir, "empty.png", "")
