@@ -35,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from sph_embed.baselines import image2sphere
+from sph_embed.baselines import training as pose_training
 from sph_embed.data import input_pipeline
 from sph_embed.sphere import so3
 from sph_embed.training import checkpoints
@@ -148,26 +149,10 @@ def train(config, settings, after_step=None):
     ValueError (and its subclass input_pipeline.DataError) naming the
     setting or file at fault.
   """
-  config.validate()
-  if config.max_steps is None:
-    raise ValueError("max_steps must be set (the Image2Sphere baseline has"
-                     " the embedding network's steps, no epochs)")
-  metadata = input_pipeline.read_metadata(config.data_dir)
-  if "test" not in metadata["splits"]:
-    raise input_pipeline.DataError(f"{config.data_dir}: no test split to"
-                                   " evaluate on")
-  tf.keras.utils.set_random_seed(config.seed)
-  strategy = config.make_strategy()  # Sets the precision policy too.
-  spec = model_spec(settings, config.data_dir, metadata)
-  run_spec.write_or_check_run_spec(
-      os.path.join(config.model_dir, MODEL_SPEC), spec, _ARCHITECTURE_KEYS)
-  with strategy.scope():
-    model = build_model(spec)
-    # The legacy (TF1) Adam, as the other trainers: its update traces in
-    # seconds where the new one XLA-compiles for ~10 s on a CPU.
-    optimizer = tf.keras.optimizers.legacy.Adam(
-        learning_rate=config.learning_rate(), beta_1=config.adam_beta1,
-        epsilon=config.adam_epsilon)
+  strategy, model, optimizer = pose_training.start_run(
+      config, lambda metadata: model_spec(settings, config.data_dir, metadata),
+      os.path.join(config.model_dir, MODEL_SPEC), _ARCHITECTURE_KEYS,
+      build_model, "Image2Sphere baseline")
   distribution = image2sphere.GridDistribution(settings.train_grid_size,
                                                settings.lmax)
   logging.info("Image2Sphere network: %d parameters, degree %d, training"
@@ -178,12 +163,6 @@ def train(config, settings, after_step=None):
                360 / settings.train_grid_size, config.max_steps,
                config.batch_size)
 
-  def dataset_fn(start_step):
-    return input_pipeline.training_batches(
-        config.data_dir, config.batch_size, config.seed, start_step).map(
-            lambda batch: {"image": batch["image"],
-                           "rotation": batch["rotation"]})
-
   def eval_fn(step):
     del step  # The whole test split every time.
     results = evaluate(model, config.data_dir, settings.eval_grid_size,
@@ -193,7 +172,8 @@ def train(config, settings, after_step=None):
   return model, train_loop.train(
       strategy=strategy, model=model, optimizer=optimizer,
       loss_fn=image2sphere.make_loss_fn(distribution),
-      dataset_fn=dataset_fn, num_steps=config.max_steps,
+      dataset_fn=pose_training.pose_batches(config),
+      num_steps=config.max_steps,
       metric_names=("log_likelihood", "geodesic_degrees"), eval_fn=eval_fn,
       after_step=after_step, **config.train_arguments())
 

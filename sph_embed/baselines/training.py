@@ -109,6 +109,53 @@ def evaluate(model, data_dir, split="test", batch_size=64):
           "examples": int(degrees.size)}
 
 
+def start_run(config, make_spec, spec_path, architecture_keys, build,
+              what):
+  """What the absolute-pose baselines do before their first step.
+
+  Checks the loop config and the dataset (a test split to evaluate on),
+  seeds, makes the strategy (and precision policy), writes or checks the
+  run spec make_spec(metadata) at `spec_path`, and builds the network
+  (`build(spec)`) and the legacy (TF1) Adam in the strategy's scope: its
+  update traces in seconds where the new one XLA-compiles for ~10 s on a
+  CPU.  `what` names the baseline in messages.
+
+  Returns:
+    (strategy, model, optimizer).
+  """
+  config.validate()
+  if config.max_steps is None:
+    raise ValueError(f"max_steps must be set (the {what} has the embedding"
+                     " network's steps, no epochs)")
+  metadata = input_pipeline.read_metadata(config.data_dir)
+  if "test" not in metadata["splits"]:
+    raise input_pipeline.DataError(f"{config.data_dir}: no test split to"
+                                   " evaluate on")
+  tf.keras.utils.set_random_seed(config.seed)
+  strategy = config.make_strategy()  # Sets the precision policy too.
+  spec = make_spec(metadata)
+  run_spec.write_or_check_run_spec(spec_path, spec, architecture_keys)
+  with strategy.scope():
+    model = build(spec)
+    optimizer = tf.keras.optimizers.legacy.Adam(
+        learning_rate=config.learning_rate(), beta_1=config.adam_beta1,
+        epsilon=config.adam_epsilon)
+  return strategy, model, optimizer
+
+
+def pose_batches(config):
+  """The loop's dataset_fn for the absolute-pose baselines: each train view
+  with its canonical rotation (the label)."""
+
+  def dataset_fn(start_step):
+    return input_pipeline.training_batches(
+        config.data_dir, config.batch_size, config.seed, start_step).map(
+            lambda batch: {"image": batch["image"],
+                           "rotation": batch["rotation"]})
+
+  return dataset_fn
+
+
 def train(config, settings, after_step=None):
   """Trains (or resumes training) as the configs say.
 
@@ -126,26 +173,11 @@ def train(config, settings, after_step=None):
     ValueError (and its subclass input_pipeline.DataError) naming the
     setting or file at fault.
   """
-  config.validate()
-  if config.max_steps is None:
-    raise ValueError("max_steps must be set (the regression baseline has the"
-                     " embedding network's steps, no epochs)")
-  metadata = input_pipeline.read_metadata(config.data_dir)
-  if "test" not in metadata["splits"]:
-    raise input_pipeline.DataError(f"{config.data_dir}: no test split to"
-                                   " evaluate on")
-  tf.keras.utils.set_random_seed(config.seed)
-  strategy = config.make_strategy()  # Sets the precision policy too.
-  spec = model_spec(settings, config.data_dir, metadata)
-  run_spec.write_or_check_run_spec(
-      os.path.join(config.model_dir, MODEL_SPEC), spec, _ARCHITECTURE_KEYS)
+  strategy, model, optimizer = start_run(
+      config, lambda metadata: model_spec(settings, config.data_dir, metadata),
+      os.path.join(config.model_dir, MODEL_SPEC), _ARCHITECTURE_KEYS,
+      build_model, "regression baseline")
   with strategy.scope():
-    model = build_model(spec)
-    # The legacy (TF1) Adam, as the embedding trainer: its update traces in
-    # seconds where the new one XLA-compiles for ~10 s on a CPU.
-    optimizer = tf.keras.optimizers.legacy.Adam(
-        learning_rate=config.learning_rate(), beta_1=config.adam_beta1,
-        epsilon=config.adam_epsilon)
     # The optimizer's step counter is checkpointed, so a resumed run keeps
     # its place in the loss schedule.
     step = optimizer.iterations
@@ -153,12 +185,6 @@ def train(config, settings, after_step=None):
   logging.info("Regression network: %d parameters, %d steps of batch %d,"
                " RMSE loss until step %d then geodesic", model.count_params(),
                config.max_steps, config.batch_size, first_geodesic_step)
-
-  def dataset_fn(start_step):
-    return input_pipeline.training_batches(
-        config.data_dir, config.batch_size, config.seed, start_step).map(
-            lambda batch: {"image": batch["image"],
-                           "rotation": batch["rotation"]})
 
   def eval_fn(step):
     del step  # The whole test split every time.
@@ -168,6 +194,6 @@ def train(config, settings, after_step=None):
   return model, train_loop.train(
       strategy=strategy, model=model, optimizer=optimizer,
       loss_fn=regression.make_loss_fn(step, first_geodesic_step),
-      dataset_fn=dataset_fn, num_steps=config.max_steps,
+      dataset_fn=pose_batches(config), num_steps=config.max_steps,
       metric_names=("rmse", "geodesic_degrees"), eval_fn=eval_fn,
       after_step=after_step, **config.train_arguments())
