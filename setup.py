@@ -25,5 +25,11 @@ setuptools.setup(
     # (requirements-nodeps.txt), so it is not listed here.
     install_requires=[r for r in _requirements("requirements.txt")
                       if not r.startswith("pytest")],
-    extras_require={"test": ["pytest"]},
+    # The CUDA build of the same TensorFlow (CUDA 12 and cuDNN 9 wheels from
+    # PyPI; a recent NVIDIA driver is all the machine needs):
+    #   pip install ".[gpu]"
+    extras_require={"test": ["pytest"],
+                    "gpu": ["tensorflow[and-cuda]==2.21.0"]},
+    # The experiment configs (tools/reproduce.py --experiment=<name>).
+    package_data={"sph_embed.experiments": ["configs/*.json"]},
 )

@@ -41,9 +41,6 @@ their newest checkpoint, so rerunning after an interruption continues.
 """
 
 import os
-import shlex
-import subprocess
-import sys
 import time
 
 from absl import app
@@ -51,8 +48,10 @@ from absl import flags
 from absl import logging
 
 from sph_embed.common import cli
+from sph_embed.common import stages as stages_lib
 
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_REPO = stages_lib.REPO
+_tool = stages_lib.tool_command
 _POSE_CATEGORIES = ("airplane", "car", "chair", "sofa", "bed", "toilet")
 
 _WORK_DIR = flags.DEFINE_string(
@@ -111,45 +110,6 @@ def _value(holder):
       and not flags.FLAGS[holder.name].present):
     return _QUICK_VALUES[holder.name]
   return holder.value
-
-
-def _tool(name, **flag_values):
-  """Command line of a repository tool with --flag=value arguments."""
-  args = [sys.executable, os.path.join(_REPO, "tools", name)]
-  for key, value in flag_values.items():
-    if isinstance(value, bool):
-      args.append(f"--{key}" if value else f"--no{key}")
-    elif isinstance(value, (list, tuple)):
-      args.append(f"--{key}={','.join(str(v) for v in value)}")
-    else:
-      args.append(f"--{key}={value}")
-  return args
-
-
-def _run(step, args, summary=None, progress=""):
-  """Runs one step (logged as "[<progress> step]"); stops if it fails.
-
-  The step's log and progress bars (stderr) stream to the terminal; its
-  stdout (the tools print their results there) is echoed and, with
-  `summary`, appended to that file under the step's name and command.
-  """
-  label = f"{progress} {step}".strip()
-  logging.info("[%s] %s", label, " ".join(args))
-  start = time.monotonic()
-  result = subprocess.run(args, cwd=_REPO, check=False, stdout=subprocess.PIPE,
-                          text=True)
-  print(result.stdout, end="", flush=True)
-  if result.returncode:
-    raise cli.ToolError(f"step '{step}' failed (exit code"
-                        f" {result.returncode}; its error is above):"
-                        f" {shlex.join(args)}")
-  seconds = time.monotonic() - start
-  logging.info("[%s] done in %.0f s", label, seconds)
-  if summary:
-    with open(summary, "a", encoding="utf-8") as f:
-      f.write(f"## {step} ({seconds:.0f} s)\n\n    {shlex.join(args)}\n\n")
-      f.write("".join(f"    {line}\n" for line in result.stdout.splitlines()))
-      f.write("\n")
 
 
 def _schedule(steps):
@@ -279,9 +239,7 @@ def main(argv):
     f.write(f"# sph_embed pipeline, {time.strftime('%Y-%m-%d %H:%M')}\n\n")
   stages = _stages(work)
   start = time.monotonic()
-  for number, (name, args, summarised) in enumerate(stages, 1):
-    _run(name, args, summary if summarised else None,
-         f"{number}/{len(stages)}")
+  stages_lib.run_all(stages, summary)
   logging.info("pipeline finished in %.0f s; results in %s, summary %s,"
                " report %s", time.monotonic() - start, work, summary,
                os.path.join(work, "report", "index.html"))

@@ -10,7 +10,7 @@ As the paper on ModelNet40 (a dataset built by tools/build_dataset.py
 lr 1e-3 -> 2e-4 -> 4e-5 at steps 5000 and 8500):
   python3 tools/train_teacher.py --data_dir=data/modelnet40 \
       --model_dir=runs/teacher_mn40 --lr_boundaries=5000,8500 \
-      --lr_values=1e-3,2e-4,4e-5 --stage_filters=64,128 --strategy=mirrored
+      --lr_values=1e-3,2e-4,4e-5 --preset=paper --strategy=mirrored
 
 The default --lr_boundaries put the drops at the paper's fractions of
 training (5000 and 8500 of ~9200 steps) of the default run.
@@ -55,21 +55,25 @@ _BUILD_WORKERS = flags.DEFINE_integer(
 _ARCHITECTURE = flags.DEFINE_enum(
     "architecture", "spherical", list(teacher_training.ARCHITECTURES),
     "spherical: the teacher; planar: the non-equivariant control.")
-_DEFAULTS = teacher_model.TeacherConfig()
-_STEM_FILTERS = flags.DEFINE_integer("stem_filters", _DEFAULTS.stem_filters,
-                                     "Channels of the 64 x 64 conv.")
+_PRESET = flags.DEFINE_enum(
+    "preset", "cpu", sorted(teacher_model.PRESETS),
+    "Network widths: cpu (the shipped synthetic teacher's) or paper (the"
+    " ModelNet40 teacher's); the width flags below override it.")
+_STEM_FILTERS = flags.DEFINE_integer(
+    "stem_filters", None, "Channels of the 64 x 64 conv (default: preset's).")
 _STAGE_FILTERS = flags.DEFINE_list(
-    "stage_filters", [str(f) for f in _DEFAULTS.stage_filters],
-    "Block widths at 32 x 32 and 16 x 16 (bottlenecks are 4x narrower).")
+    "stage_filters", None, "Block widths at 32 x 32 and 16 x 16 (bottlenecks"
+    " are 4x narrower; default: preset's).")
 _BLOCKS_PER_STAGE = flags.DEFINE_integer(
-    "blocks_per_stage", _DEFAULTS.blocks_per_stage, "Residual blocks per "
-    "stage.")
-_HEAD_FILTERS = flags.DEFINE_integer("head_filters", _DEFAULTS.head_filters,
-                                     "Channels of the 8 x 8 conv.")
-_NUM_ANCHORS = flags.DEFINE_integer("num_anchors", _DEFAULTS.num_anchors,
-                                    "Anchor degrees per spectral filter.")
+    "blocks_per_stage", None, "Residual blocks per stage (default: "
+    "preset's).")
+_HEAD_FILTERS = flags.DEFINE_integer(
+    "head_filters", None, "Channels of the 8 x 8 conv (default: preset's).")
+_NUM_ANCHORS = flags.DEFINE_integer(
+    "num_anchors", None, "Anchor degrees per spectral filter (default: "
+    "preset's).")
 _POOLING = flags.DEFINE_enum(
-    "pooling", _DEFAULTS.pooling, list(teacher_model.POOLINGS),
+    "pooling", "centered", list(teacher_model.POOLINGS),
     "centered: 2 x 2-cell areas centred on the coarse samples; grid: 2 x 2 "
     "blocks of samples (layers.SphericalPool).")
 _EPOCHS = flags.DEFINE_integer(
@@ -96,15 +100,18 @@ def _build_synthetic(data_dir):
 
 def _teacher_training():
   """The TeacherTraining the flags describe; app.UsageError naming a flag."""
+  stage_filters = (training_flags.parse_list_flag(_STAGE_FILTERS, int)
+                   if _STAGE_FILTERS.value else None)
+  try:
+    network = teacher_model.preset(
+        _PRESET.value, stem_filters=_STEM_FILTERS.value,
+        stage_filters=stage_filters, blocks_per_stage=_BLOCKS_PER_STAGE.value,
+        head_filters=_HEAD_FILTERS.value, num_anchors=_NUM_ANCHORS.value,
+        pooling=_POOLING.value)
+  except ValueError as e:
+    raise app.UsageError(f"--preset / width flags: {e}") from None
   settings = teacher_training.TeacherTraining(
-      architecture=_ARCHITECTURE.value,
-      network=teacher_model.TeacherConfig(
-          stem_filters=_STEM_FILTERS.value,
-          stage_filters=training_flags.parse_list_flag(_STAGE_FILTERS, int),
-          blocks_per_stage=_BLOCKS_PER_STAGE.value,
-          head_filters=_HEAD_FILTERS.value,
-          num_anchors=_NUM_ANCHORS.value, pooling=_POOLING.value),
-      epochs=_EPOCHS.value)
+      architecture=_ARCHITECTURE.value, network=network, epochs=_EPOCHS.value)
   return training_flags.validated(settings)
 
 

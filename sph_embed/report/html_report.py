@@ -52,6 +52,7 @@ from sph_embed.pose import correlation
 from sph_embed.pose import embeddings_io
 from sph_embed.pose import evaluation as pose_evaluation
 from sph_embed.report import correlate_embeddings
+from sph_embed.report import paper_results
 # Imports TensorFlow (the dataset reader), which must come before the
 # first render (sph_embed.data.render).
 from sph_embed.report import synthesize_views
@@ -76,25 +77,10 @@ _MODE_MAPS = {"image": ("embeddings", "embeddings"),
               "teacher": ("targets", "targets")}
 NUMERIC_COLUMNS = ("pairs", "median (deg)", "acc@15 (%)", "acc@30 (%)")
 PAPER_COLUMN = "paper median (deg), other data"
-# The paper's 3DOF median errors (../shared/DESIGN.md §3), keyed by
-# (protocol, mode, dof): renders of ShapeNet / ModelNet40 meshes, not this
-# data set, so only a scale of reference.
-PAPER_MEDIANS = {
-    ("ib", "image", 3): {
-        "ShapeNet": {"airplane": 6.64, "car": 3.84, "chair": 5.55,
-                     "sofa": 5.21},
-        "ModelNet40": {"airplane": 7.23, "bed": 4.93, "chair": 7.79,
-                       "car": 3.95, "sofa": 6.51, "toilet": 5.17}},
-    ("cb", "image", 3): {
-        "ShapeNet": {"airplane": 7.27, "car": 4.59, "chair": 12.3,
-                     "sofa": 9.66}},
-    ("ib", "regression", 3): {
-        "ShapeNet": {"airplane": 45.4, "car": 9.83, "chair": 21.7,
-                     "sofa": 22.2}},
-    ("ib", "mesh", 3): {
-        "paper's image-to-mesh set": {"airplane": 5.98, "car": 4.24,
-                                      "chair": 13.21, "sofa": 11.43}},
-}
+# A run of tools/reproduce.py names its experiment here; its tables then
+# carry that experiment's published numbers (same kind of data).
+EXPERIMENT_FILE = "experiment.json"
+EXPERIMENT_PAPER_COLUMN = "paper median / acc@15 / acc@30"
 _NOT_REPORTED = "not reported"
 _ALIGNMENT_PAIRS = 6   # At most one per category.
 _SLICE_PAIRS = 2
@@ -233,24 +219,51 @@ def check_work_dir(work_dir, overwrite):
 
 
 def _paper_cell(results, category):
-  sources = PAPER_MEDIANS.get((results.protocol, results.mode, results.dof))
+  sources = paper_results.medians(results.protocol, results.mode, results.dof)
   values = [f"{name} {medians[category]:g}"
-            for name, medians in (sources or {}).items()
-            if category in medians]
+            for name, medians in sources.items() if category in medians]
   return "; ".join(values) or _NOT_REPORTED
 
 
-def pose_table(results):
-  """(header, rows of cells) of one CSV's paper-style table."""
-  has_paper = (results.protocol, results.mode, results.dof) in PAPER_MEDIANS
-  header = ["category"] + list(NUMERIC_COLUMNS) + (
-      [PAPER_COLUMN] if has_paper else [])
+def _experiment_cell(table, category):
+  if category not in table:
+    return _NOT_REPORTED
+  return " / ".join("-" if v is None else f"{v:g}" for v in table[category])
+
+
+def experiment_table(experiment, results):
+  """The paper's table of `experiment` (a PAPER_RESULTS key) for `results`.
+
+  None when the paper has no such table, or the run's DOF is not the
+  experiment's.
+  """
+  if not (experiment or "").endswith(f"_{results.dof}dof"):
+    return None
+  return paper_results.PAPER_RESULTS.get(experiment, {}).get(
+      (results.protocol, results.mode))
+
+
+def pose_table(results, experiment=None):
+  """(header, rows of cells) of one CSV's paper-style table.
+
+  `experiment`: the reproduced experiment (a paper_results key): its
+  numbers are shown; otherwise the paper's medians on other data.
+  """
+  if experiment:
+    table = experiment_table(experiment, results)
+    column = EXPERIMENT_PAPER_COLUMN
+    cell = lambda category: _experiment_cell(table, category)
+  else:
+    table = paper_results.medians(results.protocol, results.mode, results.dof)
+    column = PAPER_COLUMN
+    cell = lambda category: _paper_cell(results, category)
+  header = ["category"] + list(NUMERIC_COLUMNS) + ([column] if table else [])
   rows = []
   for row in results.rows():
     cells = [row.name, str(row.pairs), f"{row.median:.2f}"] + [
         f"{a:.1f}" for a in row.accuracy]
-    if has_paper:
-      cells.append(_paper_cell(results, row.name))
+    if table:
+      cells.append(cell(row.name))
     rows.append(cells)
   return header, rows
 
@@ -553,6 +566,22 @@ def _dataset_metadata(work_dir):
   return files.read_json_object(path) if os.path.isfile(path) else None
 
 
+def _experiment(work_dir):
+  """The run's experiment.json ({"name", "paper"}), or None."""
+  path = os.path.join(work_dir, EXPERIMENT_FILE)
+  if not os.path.isfile(path):
+    return None
+  experiment = files.read_json_object(path, error=ReportError)
+  for key in ("name", "paper"):
+    if not isinstance(experiment.get(key), str):
+      raise ReportError(f"{path}: expected a string '{key}'")
+  if experiment["paper"] not in paper_results.PAPER_RESULTS:
+    raise ReportError(f"{path}: unknown paper experiment"
+                      f" {experiment['paper']!r}; known:"
+                      f" {', '.join(sorted(paper_results.PAPER_RESULTS))}")
+  return experiment
+
+
 def _dataset_line(metadata):
   test = metadata.get("splits", {}).get("test", {})
   return (f"Data: {metadata.get('source', {}).get('kind', '?')} source,"
@@ -578,15 +607,25 @@ def build_sections(work_dir, staging):
   sections.append(overview)
 
   tables = _Section("Relative pose per category (paper-style tables)")
-  tables.text(f"'{PAPER_COLUMN}': the paper's median errors on renders of"
-              " ShapeNet / ModelNet40 meshes (../shared/DESIGN.md §3), NOT"
-              " this data set: a scale of reference, not a comparison.")
+  experiment = _experiment(work_dir)
+  if experiment:
+    tables.text(f"'{EXPERIMENT_PAPER_COLUMN}': the paper's numbers for this"
+                f" experiment ({experiment['name']}: {experiment['paper']},"
+                " sph_embed/report/paper_results.py); '-' where the paper"
+                " gives only the median.  The paper trained the `paper`"
+                " presets for 200k GPU steps: compare budgets before"
+                " numbers.")
+  else:
+    tables.text(f"'{PAPER_COLUMN}': the paper's median errors on renders of"
+                " ShapeNet / ModelNet40 meshes (sph_embed/report/"
+                "paper_results.py), NOT this data set: a scale of reference,"
+                " not a comparison.")
   for results in all_results:
     caption = f"{results.title} ({results.name})"
     tables.html.append(f"<h3>{html.escape(caption)}</h3>"
                        '<div class="result">')  # Table beside histogram.
     tables.markdown.append(f"### {caption}")
-    tables.table(*pose_table(results))
+    tables.table(*pose_table(results, experiment and experiment["paper"]))
     name = f"hist_{results.stem}.png"
     error_histogram(results, os.path.join(staging, name))
     tables.image(name, f"error histogram, {results.title}")

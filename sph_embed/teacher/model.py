@@ -128,6 +128,30 @@ class TeacherConfig:
     }
 
 
+PRESETS = {
+    # The shipped synthetic teacher's widths (hub_modules/teacher_synthetic):
+    # sized for 2 CPU cores; pose maps 16 x 16 x 16, synthesis 32 x 32 x 8.
+    "cpu": TeacherConfig(),
+    # ModelNet40 widths (appendix A.1): 10 spectral convolutions, twice the
+    # cpu widths; pose maps 16 x 16 x 32, synthesis 32 x 32 x 16.  The
+    # paper's figure 7 with the exact widths is not in the text we have;
+    # BUILD_NOTES.md ("Presets") says where these come from.
+    "paper": TeacherConfig(stem_filters=16, stage_filters=(64, 128),
+                           blocks_per_stage=2, head_filters=256),
+}
+
+
+def preset(name, **overrides):
+  """The named preset with some fields replaced (None values are ignored)."""
+  if name not in PRESETS:
+    raise ValueError(f"unknown teacher preset {name!r}; choose from"
+                     f" {', '.join(sorted(PRESETS))}")
+  overrides = {k: v for k, v in overrides.items() if v is not None}
+  if "stage_filters" in overrides:
+    overrides["stage_filters"] = tuple(overrides["stage_filters"])
+  return dataclasses.replace(PRESETS[name], **overrides).validate()
+
+
 class _Ops:
   """Layer factories of one architecture: spherical (teacher) or planar."""
 

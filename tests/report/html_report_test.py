@@ -62,17 +62,39 @@ class TablesTest(tf.test.TestCase):
     self.assertEqual(by_name["overall"][-1], "not reported")
 
   def test_no_paper_column_without_paper_numbers(self):
-    for name in ("pose_ib_teacher.csv", "pose_ib_regression_2dof.csv"):
-      header, _ = html_report.pose_table(html_report.read_pose_csv(
-          os.path.join(self.work, name)))
-      self.assertNotIn(html_report.PAPER_COLUMN, header, msg=name)
+    header, _ = html_report.pose_table(html_report.read_pose_csv(
+        os.path.join(self.work, "pose_ib_teacher.csv")))
+    self.assertNotIn(html_report.PAPER_COLUMN, header)
+
+  def test_2dof_tables_carry_the_2dof_numbers(self):
+    header, rows = html_report.pose_table(html_report.read_pose_csv(
+        os.path.join(self.work, "pose_ib_regression_2dof.csv")))
+    self.assertEqual(header[-1], html_report.PAPER_COLUMN)
+    by_name = {row[0]: row for row in rows}
+    # Table 2 (ShapeNet 2DOF IB regression) and Table 6 (ModelNet40).
+    self.assertEqual(by_name["chair"][-1], "ShapeNet 13.7; ModelNet40 25.5")
+
+  def test_experiment_numbers_replace_the_reference_column(self):
+    results = html_report.read_pose_csv(
+        os.path.join(self.work, "pose_ib_image.csv"))
+    header, rows = html_report.pose_table(results, "shapenet_3dof")
+    self.assertEqual(header[-1], html_report.EXPERIMENT_PAPER_COLUMN)
+    by_name = {row[0]: row for row in rows}
+    self.assertEqual(by_name["chair"][-1], "5.55 / 89.1 / 95.7")
+    self.assertEqual(by_name["overall"][-1], "not reported")
+    header, rows = html_report.pose_table(results, "modelnet40_3dof")
+    self.assertEqual({row[0]: row for row in rows}["car"][-1], "3.95 / - / -")
+    # A 2DOF experiment has no numbers for a 3DOF table.
+    header, _ = html_report.pose_table(results, "shapenet_2dof")
+    self.assertNotIn(html_report.EXPERIMENT_PAPER_COLUMN, header)
 
   def test_dof_of_the_name_else_of_the_dataset(self):
     path = os.path.join(self.work, "pose_ib_image.csv")
     results = html_report.read_pose_csv(path, default_dof=2)
     self.assertEqual(results.title, "2DOF IB, ours, image to image")
-    self.assertNotIn(html_report.PAPER_COLUMN,
-                     html_report.pose_table(results)[0])
+    rows = html_report.pose_table(results)[1]
+    self.assertEqual({row[0]: row for row in rows}["chair"][-1],
+                     "ShapeNet 5.07; ModelNet40 7.07")
     results = html_report.read_pose_csv(
         os.path.join(self.work, "pose_ib_regression_2dof.csv"), default_dof=3)
     self.assertEqual(results.title, "2DOF IB, regression baseline")

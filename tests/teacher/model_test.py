@@ -87,6 +87,22 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
     with self.assertRaisesRegex(ValueError, message):
       teacher_model.build_teacher(teacher_model.TeacherConfig(**fields), 4)
 
+  def test_presets(self):
+    # cpu: the shipped synthetic teacher's widths.
+    self.assertEqual(teacher_model.preset("cpu"), teacher_model.TeacherConfig())
+    paper = teacher_model.preset("paper")
+    self.assertEqual(paper.num_spectral_convs, 10)  # Appendix A.1.
+    self.assertEqual(paper.output_shapes(40),
+                     {"logits": (40,), "pose": (16, 16, 32),
+                      "synthesis": (32, 32, 16)})
+    self.assertEqual(teacher_model.preset("paper", stage_filters=[8, 16],
+                                          head_filters=None).stage_filters,
+                     (8, 16))
+    with self.assertRaisesRegex(ValueError, "unknown teacher preset"):
+      teacher_model.preset("gpu")
+    with self.assertRaisesRegex(ValueError, "multiples of bottleneck_ratio"):
+      teacher_model.preset("cpu", stage_filters=[6, 8])
+
   def test_bad_num_classes(self):
     with self.assertRaisesRegex(ValueError, "num_classes"):
       teacher_model.build_teacher(teacher_model.TeacherConfig.tiny(), 1)
