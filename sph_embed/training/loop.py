@@ -22,7 +22,9 @@ step counter) and the step; `dataset_fn(start_step)` must return the batches
 from `start_step` on (`data_input.training_batches` for a dataset split:
 seeded, deterministic, repeated, skipped to the step), so a run interrupted
 and restarted trains on the same batches and ends with the same variables
-as an uninterrupted one.
+as an uninterrupted one.  Under a multi-worker strategy the batches are
+split between the workers by element (tf.data auto-shard policy DATA), so
+that this holds there too: step t trains on global batch t.
 
 SIGTERM or Ctrl-C (SIGINT) ends training after the current step (the
 current call's steps, with steps_per_call > 1) with a checkpoint of that
@@ -361,6 +363,23 @@ def _preemption_handler(strategy, checkpointer, stop, saved):
         termination_config=config)
 
 
+def _shard_by_data(dataset):
+  """`dataset` split between workers by element (auto-shard policy DATA).
+
+  Under the default policy (AUTO) a dataset read from at least as many
+  files as workers is split by file: each worker batches its own files'
+  examples to the global batch size and tf.data rebatches them, so that
+  one of its batches feeds `num_workers` steps, and skipping `start_step`
+  batches on resume (`dataset_fn`) would skip too far.  By element, every
+  worker reads the global batches and keeps its part of each: step t
+  trains on global batch t, as with one worker, and resume is exact.
+  """
+  options = tf.data.Options()
+  options.experimental_distribute.auto_shard_policy = (
+      tf.data.experimental.AutoShardPolicy.DATA)
+  return dataset.with_options(options)
+
+
 class _Float32Outputs:
   """Calls a model and casts its floating outputs to float32.
 
@@ -573,8 +592,10 @@ def train(*, strategy, model, optimizer, loss_fn, dataset_fn, num_steps,
   preempted = threading.Event()  # The cluster saved after a signal.
   preemption = _preemption_handler(strategy, checkpointer, stop, preempted)
   if current < num_steps:
-    iterator = iter(
-        strategy.experimental_distribute_dataset(dataset_fn(current)))
+    dataset = dataset_fn(current)
+    if checkpoints.is_multi_worker(strategy):
+      dataset = _shard_by_data(dataset)
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
     with stop:
       while current < num_steps and not stop.stopping:
         count = next_call_steps(current)

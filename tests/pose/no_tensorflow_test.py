@@ -1,8 +1,9 @@
 """The pose layer and tools/correlate.py work without TensorFlow.
 
 Each check runs in a fresh Python process (this one may have imported
-TensorFlow through other tests): importing every module of sph_embed.pose
-and sph_embed.common must leave `tensorflow` out of sys.modules, and
+TensorFlow through other tests): importing every module of sph_embed.pose,
+sph_embed.common and sph_embed.experiments (the runner of tools/reproduce.py
+starts the tools as subprocesses) must leave `tensorflow` out of sys.modules, and
 `tools/correlate.py --help` must run with `import tensorflow` made to fail.
 """
 
@@ -16,7 +17,8 @@ from absl.testing import absltest
 
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-_TF_FREE_PACKAGES = ("sph_embed.pose", "sph_embed.common")
+_TF_FREE_PACKAGES = ("sph_embed.pose", "sph_embed.common",
+                     "sph_embed.experiments")
 
 # Imports every module of the packages in argv, one by one, and prints which
 # were imported and the first one after whose import tensorflow was loaded.
@@ -55,13 +57,14 @@ def _env(*paths):
 
 class NoTensorflowTest(absltest.TestCase):
 
-  def test_pose_and_common_modules_do_not_import_tensorflow(self):
+  def test_pose_common_and_experiments_do_not_import_tensorflow(self):
     result = _run(["-c", _IMPORT_ALL, *_TF_FREE_PACKAGES], _env())
     self.assertEqual(result.returncode, 0, result.stderr)
     report = json.loads(result.stdout.splitlines()[-1])
     # The walk found the submodules (an empty walk would prove nothing).
     self.assertIn("sph_embed.pose.correlation.alignment", report["imported"])
     self.assertIn("sph_embed.pose.embeddings_io", report["imported"])
+    self.assertIn("sph_embed.experiments.runner", report["imported"])
     self.assertIsNone(report["culprit"],
                       f"importing {report['culprit']} imported tensorflow")
 

@@ -145,3 +145,17 @@ def table_problems(header, rows):
         except ValueError:
           problems.append(f"cell {name!r} = {cell!r} is not a number")
   return problems
+
+
+def check_report(test_case, work, num_tables):
+  """Asserts <work>/report has index.html and `num_tables` Markdown tables,
+  none empty or with a non-finite cell; returns the report's Markdown."""
+  report = os.path.join(work, "report")
+  test_case.assertTrue(os.path.isfile(os.path.join(report, "index.html")))
+  with open(os.path.join(report, "report.md"), encoding="utf-8") as f:
+    markdown = f.read()
+  tables = markdown_tables(markdown)
+  test_case.assertLen(tables, num_tables)
+  for header, rows in tables:
+    test_case.assertEqual(table_problems(header, rows), [], msg=header)
+  return markdown

@@ -64,16 +64,8 @@ class PipelineTest(tf.test.TestCase):
                  "## relative pose 2DOF CB regression"):
       self.assertIn(step, summary)
     self.assertIn("acc@15", summary)
-    report = os.path.join(work, "report")
-    self.assertTrue(os.path.isfile(os.path.join(report, "index.html")))
-    with open(os.path.join(report, "report.md"), encoding="utf-8") as f:
-      markdown = f.read()
-    tables = report_fixture.markdown_tables(markdown)
     # The overview and one table per evaluation of the pipeline.
-    self.assertLen(tables, 1 + len(csvs))
-    for header, rows in tables:
-      self.assertEqual(report_fixture.table_problems(header, rows), [],
-                       msg=header)
+    markdown = report_fixture.check_report(self, work, 1 + len(csvs))
     self.assertIn("## Training curves", markdown)
     self.assertIn("## Alignment examples", markdown)
     self.assertIn("## Synthesized views", markdown)
