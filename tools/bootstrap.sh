@@ -32,6 +32,14 @@ pyshtools, trimesh, embreex, pyrender, tensorflow_graphics" 2>/dev/null; then
     python3 -m pip install -q --no-deps -r requirements-nodeps.txt
     python3 -m pip install -q --no-deps -e .
   fi
+  # The tools' subprocesses import sph_embed from the installed location:
+  # make it this checkout (a machine may hold another one's editable install).
+  if ! python3 -c "import os, sph_embed; raise SystemExit(os.path.dirname(\
+os.path.dirname(os.path.abspath(sph_embed.__file__))) != os.getcwd())" \
+      2>/dev/null; then
+    echo "[bootstrap] installing this checkout of sph_embed"
+    python3 -m pip install -q --no-deps -e .
+  fi
 }
 
 install_debian_packages

@@ -18,6 +18,7 @@ from absl.testing import parameterized
 import tensorflow as tf
 import trimesh
 
+from sph_embed.data import sources
 from sph_embed.experiments import config as config_lib
 from sph_embed.report import html_report
 from tests import mesh_test_util
@@ -79,12 +80,17 @@ def _shapenet_tree(root):
 
 
 def _list_file(root):
-  """A list file of the vendored meshes, four copies each, by category."""
+  """A list file of the vendored meshes, six copies each, by category.
+
+  Six: the list source splits by a hash of the file name, and with
+  test_fraction 0.5 these names put at least two of each category in the
+  test split (CB needs two), which setUpClass checks.
+  """
   os.makedirs(root)
   lines = []
   for name in mesh_test_util.OFF_SAMPLES:
     category = name.split("_")[0]
-    for copy in range(4):
+    for copy in range(6):
       path = os.path.join(root, f"{category}_{copy}.off")
       shutil.copy(mesh_test_util.off_sample(name), path)
       lines.append(f"{os.path.basename(path)} {category}")
@@ -100,6 +106,11 @@ class ReproduceTest(parameterized.TestCase, tf.test.TestCase):
     cls.sources = {"modelnet": _modelnet_tree(os.path.join(root, "mn")),
                    "shapenet": _shapenet_tree(os.path.join(root, "sn")),
                    "list": _list_file(os.path.join(root, "list"))}
+    _, instances = sources.list_instances(cls.sources["list"],
+                                          test_fraction=0.5)
+    for category in ("bed", "chair", "sofa"):
+      assert sum(i.category == category and i.split == "test"
+                 for i in instances) >= 2, category
 
   def _run(self, *args):
     done = mesh_test_util.run_script(_TOOL, *args, timeout=900)
