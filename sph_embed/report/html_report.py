@@ -218,8 +218,7 @@ def check_work_dir(work_dir, overwrite):
 # ---------------------------------------------------------------- tables
 
 
-def _paper_cell(results, category):
-  sources = paper_results.medians(results.protocol, results.mode, results.dof)
+def _paper_cell(sources, category):
   values = [f"{name} {medians[category]:g}"
             for name, medians in sources.items() if category in medians]
   return "; ".join(values) or _NOT_REPORTED
@@ -256,7 +255,7 @@ def pose_table(results, experiment=None):
   else:
     table = paper_results.medians(results.protocol, results.mode, results.dof)
     column = PAPER_COLUMN
-    cell = lambda category: _paper_cell(results, category)
+    cell = lambda category: _paper_cell(table, category)
   header = ["category"] + list(NUMERIC_COLUMNS) + ([column] if table else [])
   rows = []
   for row in results.rows():
