@@ -46,7 +46,8 @@ _DATA_DIR = flags.DEFINE_string(
     "data_dir", None, "Dataset directory (default: the training dataset).")
 _HUB_MODULE = flags.DEFINE_string(
     "hub_module", None, "Teacher module for the targets (default: the one "
-    "the model was trained with).")
+    "the model was trained with; a shipped one when that was another "
+    "checkout's hub_modules/<name>).")
 _CHECKPOINT = flags.DEFINE_string(
     "checkpoint", None, "Checkpoint path prefix (default: the newest in "
     "--model_dir/checkpoints); --model_dir only.")
@@ -79,7 +80,8 @@ def main(argv):
   model, spec = embedding_export.load_embedder(
       _MODEL_DIR.value or None, _MODULE.value or None, _CHECKPOINT.value)
   data_dir = _DATA_DIR.value or spec["data_dir"]
-  hub_module = _HUB_MODULE.value or spec["hub_module"]
+  hub_module = (_HUB_MODULE.value
+                or embedding_export.recorded_teacher(spec))
   metadata = input_pipeline.read_metadata(data_dir)
   teacher, target_shape = embedding_training.load_teacher(
       hub_module, spec["output_key"])

@@ -75,7 +75,12 @@ def _read_json(path):
     return json.load(f)
 
 
-def _read_record(path):
+def is_dataset_file(name):
+  """Whether `name` is a shard, a shard's record or the metadata file."""
+  return bool(_SHARD_PATTERN.fullmatch(name)) or name == METADATA_FILE
+
+
+def read_record(path):
   """A shard's record, or None when it is missing or unreadable."""
   try:
     record = _read_json(path)
@@ -148,15 +153,14 @@ def _prepare_output(output_dir, shards, fingerprint, overwrite):
   planned = {s.name for s in shards}
   planned |= {n + _RECORD_SUFFIX for n in planned}
   ours = [n for n in os.listdir(output_dir)
-          if _SHARD_PATTERN.fullmatch(n)
-          or n == METADATA_FILE]
+          if is_dataset_file(n)]
   foreign = []
   for name in ours:
     path = os.path.join(output_dir, name)
     if name not in planned and name != METADATA_FILE:
       foreign.append(name)
     elif name.endswith(_RECORD_SUFFIX) and (
-        (_read_record(path) or {}).get("fingerprint", fingerprint)
+        (read_record(path) or {}).get("fingerprint", fingerprint)
         != fingerprint):
       foreign.append(name)  # An unreadable record: rebuilt, not foreign.
   if foreign:
@@ -180,7 +184,7 @@ def _is_complete(output_dir, shard, fingerprint):
   path = os.path.join(output_dir, shard.name)
   if not os.path.isfile(path):
     return False
-  record = _read_record(path + _RECORD_SUFFIX)
+  record = read_record(path + _RECORD_SUFFIX)
   if record is None or record.get("fingerprint") != fingerprint:
     problem = "its record is missing or unreadable"
   elif record.get("sources") != _sources_stamp(shard.instances):

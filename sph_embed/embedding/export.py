@@ -188,6 +188,36 @@ def load_embedding(path):
       embedding_shape=tuple(manifest["embed"]["output"][1:]), _loaded=loaded)
 
 
+# Modules shipped with this repository (found when a run names another
+# checkout's copy).
+SHIPPED_MODULES = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__)))), "hub_modules")
+
+
+def recorded_teacher(spec):
+  """The teacher module the run spec `spec` names, as found on this machine.
+
+  A run records its teacher's absolute path.  When that path is gone but
+  named a shipped module (`.../hub_modules/<name>`, e.g. the shipped pose
+  module's teacher, recorded in the checkout that trained it), this
+  repository's `hub_modules/<name>` is used.
+
+  Raises:
+    ValueError naming the recorded path and --hub_module when neither exists.
+  """
+  path = spec["hub_module"]
+  if os.path.isdir(path):
+    return path
+  parent, name = os.path.split(os.path.normpath(path))
+  shipped = os.path.join(SHIPPED_MODULES, name)
+  if os.path.basename(parent) == "hub_modules" and os.path.isdir(shipped):
+    logging.info("teacher %s is not here; using the shipped %s", path,
+                 shipped)
+    return shipped
+  raise ValueError(f"the teacher the network was trained with, {path}, is"
+                   " not on this machine; give its module with --hub_module")
+
+
 def load_embedder(model_dir=None, module=None, checkpoint=None):
   """(network, run spec) of a training run or of a pose embedding module.
 

@@ -103,6 +103,21 @@ class PoseEmbeddingExportTest(tf.test.TestCase):
                                 " module"):
       embedding_export.load_embedder()
 
+  def test_recorded_teacher_falls_back_to_the_shipped_module(self):
+    shipped = os.path.join(embedding_export.SHIPPED_MODULES,
+                           "teacher_synthetic")
+    self.assertTrue(os.path.isdir(shipped))
+    self.assertEqual(embedding_export.recorded_teacher(
+        {"hub_module": self.paths.teacher}), self.paths.teacher)
+    self.assertEqual(embedding_export.recorded_teacher(
+        {"hub_module": "/elsewhere/hub_modules/teacher_synthetic"}), shipped)
+    for gone in ("/elsewhere/runs/teacher_synthetic",
+                 "/elsewhere/hub_modules/no_such_teacher"):
+      with self.assertRaisesRegex(ValueError, f"{gone}, is not on this"
+                                  " machine; give its module with"
+                                  " --hub_module"):
+        embedding_export.recorded_teacher({"hub_module": gone})
+
   def test_bad_input_shape_is_named(self):
     with self.assertRaisesRegex(
         ValueError, f"{self.paths.embedding_module}: embed takes views"

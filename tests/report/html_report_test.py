@@ -10,6 +10,7 @@ import tensorflow as tf
 from sph_embed.common import outputs
 from sph_embed.data import meshes
 from sph_embed.data import synthetic
+from sph_embed.report import figures
 from sph_embed.report import html_report
 from sph_embed.sphere import rotations
 from tests import mesh_test_util
@@ -125,7 +126,7 @@ class AlignmentViewsTest(tf.test.TestCase):
     pose1, pose2, other = rotations.random_rotations(3, seed=1)
     truth = rotations.relative_rotation(pose1, pose2)
     wrong = rotations.relative_rotation(pose1, other)
-    views = html_report.alignment_views(mesh, mesh, pose1, pose2, wrong,
+    views = figures.alignment_views(mesh, mesh, pose1, pose2, wrong,
                                         truth, 32)
     self.assertAllEqual(views[3], views[1])
     self.assertGreater(np.abs(views[2].astype(int) - views[1]).mean(), 5)
@@ -183,7 +184,7 @@ class WriteReportTest(tf.test.TestCase):
     self.assertIn("curves_embedding.png", sources)
 
   def test_training_curves_read_from_events(self):
-    curves = html_report.read_training_curves(self.work)
+    curves = figures.read_training_curves(self.work)
     self.assertEqual(sorted(curves), ["embedding/eval", "embedding/train"])
     steps, values = curves["embedding/train"]["loss"]
     self.assertEqual(steps, [0, 10, 20, 30, 40])
