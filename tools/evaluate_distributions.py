@@ -26,7 +26,7 @@ import tqdm
 
 from sph_embed.common import cli
 from sph_embed.common import outputs
-from sph_embed.pose import distributions
+from sph_embed.pose import pair_distributions
 from sph_embed.pose import flags as pose_flags
 from sph_embed.report import distribution_outputs
 
@@ -48,7 +48,7 @@ def main(argv):
   if _PLOTS.directory.value:
     outputs.check_output_dir(_PLOTS.directory.value, "plots_dir")
   with tqdm.tqdm(unit="pair", file=sys.stderr) as bar:
-    bench = distributions.evaluate_embeddings(
+    bench = pair_distributions.evaluate_embeddings(
         _PAIR.embeddings.value, _PAIR.protocol.value, _PAIR.pairs.value,
         _PAIR.upsample.value, _PAIR.mode.value, _PAIR.seed.value,
         _PAIR.grid_size.value or None, _PAIR.normalize.value,
@@ -59,7 +59,7 @@ def main(argv):
         + f"; temperature fitted on instance half 0:"
         f" {bench.fit.temperatures[0]:.4g}, half 1:"
         f" {bench.fit.temperatures[1]:.4g} (each scores the other half)")
-  print(distributions.format_table(bench.rows, _MODES.modes.value))
+  print(pair_distributions.format_table(bench.rows, _MODES.modes.value))
   for message in bench.skipped:
     print(f"skipped: {message}")
   if _CSV.output.value:

@@ -12,6 +12,11 @@ reports, as JSON (--output) and on stdout:
   floor set by ray-cast sampling);
 - the teacher's predicted categories for each mesh, averaged over the
   rotations.
+With --data_dir, also its classification accuracy on that dataset's
+--split (per category; the dataset's categories are matched to the
+teacher's by name, so a teacher is scored on data it was not trained on):
+  python3 tools/evaluate_teacher.py --module=hub_modules/teacher_synthetic \
+      --data_dir=runs/furniture_3dof/data --output=/tmp/on_furniture.json
 The teacher comes from a training run (--model_dir) or an exported module
 (--module).
 """
@@ -52,6 +57,11 @@ _ROTATIONS = flags.DEFINE_integer("rotations", 8, "Rotations per mesh.",
                                   lower_bound=1)
 _SEED = flags.DEFINE_integer("seed", 0, "Rotation and control-init seed.")
 _OUTPUT = flags.DEFINE_string("output", None, "JSON file to write.")
+_DATA_DIR = flags.DEFINE_string(
+    "data_dir", None, "Also classify this dataset's --split (a directory"
+    " written by tools/build_dataset.py).")
+_SPLIT = flags.DEFINE_enum("split", "test", ["train", "test"],
+                           "--data_dir: the split to classify.")
 _OVERWRITE = output_paths.define_overwrite_flag()
 flags.adopt_module_key_flags(output_paths)  # Listed by --help.
 
@@ -68,7 +78,11 @@ def _keras_apply(model):
 
 
 def _teacher():
-  """(apply_fn, TeacherConfig, categories, description)."""
+  """(apply_fn, TeacherConfig, categories, description, model).
+
+  apply_fn maps NumPy maps to NumPy outputs; model(maps, training=False)
+  is the TensorFlow callable.
+  """
   if bool(_MODEL_DIR.value) == bool(_MODULE.value):
     raise app.UsageError("give exactly one of --model_dir and --module")
   if _MODEL_DIR.value:
@@ -78,7 +92,7 @@ def _teacher():
                        " not a spherical teacher")
     config = teacher_model.TeacherConfig.from_dict(spec["teacher"])
     return (_keras_apply(model), config, spec["categories"],
-            os.path.abspath(_MODEL_DIR.value))
+            os.path.abspath(_MODEL_DIR.value), model)
   manifest = teacher_export.read_manifest(_MODULE.value)
   config = teacher_model.TeacherConfig.from_dict(manifest["teacher_config"])
   loaded = tf.saved_model.load(_MODULE.value)
@@ -88,8 +102,9 @@ def _teacher():
                for i in range(0, len(maps), _BATCH)]
     return {k: np.concatenate([o[k].numpy() for o in outputs])
             for k in outputs[0]}
-  return apply, config, manifest["categories"], os.path.abspath(
-      _MODULE.value)
+  return (apply, config, manifest["categories"],
+          os.path.abspath(_MODULE.value),
+          lambda maps, training=False: loaded(maps))
 
 
 def _mesh_paths():
@@ -108,7 +123,7 @@ def main(argv):
   if _OUTPUT.value:  # Before computing.
     output_paths.check_output_file(_OUTPUT.value, "output", (".json",),
                                    overwrite=_OVERWRITE.value)
-  apply_teacher, config, categories, source = _teacher()
+  apply_teacher, config, categories, source, model = _teacher()
   paths = _mesh_paths()
   upright, rotated, rotations = teacher_evaluation.mesh_maps(
       paths, _ROTATIONS.value, seed=_SEED.value)
@@ -145,6 +160,12 @@ def main(argv):
       "equivariance": equivariance,
       "predictions": predictions,
   }
+  if _DATA_DIR.value:
+    accuracy = teacher_training.evaluate(model, _DATA_DIR.value, _SPLIT.value,
+                                         categories=categories)
+    report["dataset_accuracy"] = {
+        "data_dir": os.path.abspath(_DATA_DIR.value), "split": _SPLIT.value,
+        **accuracy}
   for model_name, by_key in equivariance.items():
     for key, values in by_key.items():
       print(f"{model_name:18s} {key:9s} relative L2"
@@ -153,6 +174,12 @@ def main(argv):
   for name, entry in predictions.items():
     print(f"{name}: " + ", ".join(f"{t['category']} {t['probability']:.2f}"
                                   for t in entry["top"]))
+  if _DATA_DIR.value:
+    accuracy = report["dataset_accuracy"]
+    print(f"{_DATA_DIR.value} {_SPLIT.value}: accuracy"
+          f" {accuracy['accuracy']:.4f} of {accuracy['examples']}; "
+          + ", ".join(f"{c} {a:.3f}"
+                      for c, a in accuracy["per_category"].items()))
   if _OUTPUT.value:
     files.write_json_atomic(_OUTPUT.value, report)
     print(f"wrote {_OUTPUT.value}")

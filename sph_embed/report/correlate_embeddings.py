@@ -17,7 +17,7 @@ import tqdm
 
 from sph_embed.common import files
 from sph_embed.pose import correlation
-from sph_embed.pose import distributions
+from sph_embed.pose import pair_distributions
 from sph_embed.pose import embeddings_io
 from sph_embed.pose import evaluation as pose_evaluation
 from sph_embed.report import so3_plot
@@ -32,11 +32,11 @@ def write_csv(path, data, pairs, errors, estimated, truth, modes=None,
               mode_errors=None):
   """One row per pair, written atomically (sph_embed.common.files).
 
-  With `modes` (distributions.ModeTable) and their errors, the columns of
-  `distributions.mode_csv_fields` follow.
+  With `modes` (pair_distributions.ModeTable) and their errors, the columns of
+  `pair_distributions.mode_csv_fields` follow.
   """
   extra = ([] if modes is None
-           else distributions.mode_csv_fields(modes.masses.shape[1]))
+           else pair_distributions.mode_csv_fields(modes.masses.shape[1]))
   with files.atomic_write(path, newline="") as f:
     writer = csv.writer(f)
     writer.writerow(CSV_FIELDS + extra)
@@ -48,7 +48,7 @@ def write_csv(path, data, pairs, errors, estimated, truth, modes=None,
           + [f"{v:.7f}" for v in est.ravel()]
           + [f"{v:.7f}" for v in true.ravel()]
           + ([] if modes is None
-             else distributions.mode_csv_cells(modes, mode_errors, p)))
+             else pair_distributions.mode_csv_cells(modes, mode_errors, p)))
 
 
 def check_symmetric_categories(source, categories, symmetric_categories):
@@ -149,11 +149,11 @@ def run(path, protocol="ib", pairs_per_instance=3, upsample=4, mode="image",
                                        symmetric_categories)
   table = table_errors = None
   if modes or distribution_plots:
-    table = distributions.pair_modes(
+    table = pair_distributions.pair_modes(
         first, second, pairs, max(modes, 1), mode_separation_degrees,
         temperature, upsample, grid_size, normalize, batch,
         keep=range(plot_pairs) if distribution_plots else ())
-    table_errors = distributions.mode_errors(
+    table_errors = pair_distributions.mode_errors(
         table.rotations, truth, categories, symmetric_categories)
   if distribution_plots:
     write_distribution_plots(distribution_plots, table, data, pairs, truth,

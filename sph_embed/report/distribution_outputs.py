@@ -1,7 +1,8 @@
 """Outputs of the pose-distribution benchmark (tools/evaluate_distributions.py).
 
 One CSV row per pair and one SO(3) plot per kept pair, from the
-`distributions.Benchmark` that `distributions.evaluate_embeddings` returns.
+`pair_distributions.Benchmark` that `pair_distributions.evaluate_embeddings`
+returns.
 NumPy and matplotlib: no TensorFlow.
 """
 

@@ -132,12 +132,33 @@ def _training_batches(batch):
 def evaluate(model, data_dir, split="test", batch_size=64, categories=None):
   """Classification accuracy of `model` on a split.
 
+  Args:
+    model: callable(spheres, training=False) -> {"logits": [B, K]}.
+    data_dir, split: the dataset split to classify.
+    batch_size: maps per forward pass.
+    categories: the model's K class names (default: the dataset's).  The
+      truth is each example's category name, so a model trained on other
+      data (another category order) is scored correctly.
+
   Returns:
     dict: `accuracy`, `examples`, `per_category` {name: accuracy},
-    `confusion` [true][predicted] counts.
+    `confusion` [true][predicted] counts (in `categories` order).
+
+  Raises:
+    input_pipeline.DataError naming the dataset's categories the model
+    does not have.
   """
   metadata = input_pipeline.read_metadata(data_dir)
-  categories = categories or metadata["categories"]
+  categories = list(categories or metadata["categories"])
+  unknown = sorted(set(metadata["splits"].get(split, {}).get(
+      "examples_per_category", {})) - set(categories))
+  if unknown:
+    raise input_pipeline.DataError(
+        f"{data_dir}: the {split} split has categories {unknown} that the"
+        f" teacher does not classify (it has {categories})")
+  index = tf.lookup.StaticHashTable(
+      tf.lookup.KeyValueTensorInitializer(
+          tf.constant(categories), tf.range(len(categories))), -1)
   confusion = np.zeros((len(categories), len(categories)), np.int64)
 
   @tf.function
@@ -146,9 +167,10 @@ def evaluate(model, data_dir, split="test", batch_size=64, categories=None):
                      output_type=tf.int32)
 
   for batch in input_pipeline.make_dataset(data_dir, split, batch_size,
-                                       shuffle=False):
+                                           shuffle=False):
     predicted = predict(batch["sphere"]).numpy()
-    np.add.at(confusion, (batch["label"].numpy(), predicted), 1)
+    np.add.at(confusion, (index.lookup(batch["category"]).numpy(),
+                          predicted), 1)
   examples = int(confusion.sum())
   per_category = {
       name: float(confusion[i, i] / confusion[i].sum())

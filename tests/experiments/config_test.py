@@ -170,7 +170,7 @@ class PlanTest(tf.test.TestCase):
   def test_shipped_teacher_path_is_the_repository_one(self):
     command = _command(config_lib.load("furniture_3dof"), "embedding")
     module = os.path.join(mesh_test_util.REPO_ROOT, "hub_modules",
-                          "teacher_synthetic")
+                          "teacher_synthetic_furniture")
     self.assertIn(f"--hub_module={module}", command)
 
   def test_work_dir_holds_one_config(self):

@@ -16,6 +16,7 @@ from scipy import special
 
 from sph_embed.pose import correlation
 from sph_embed.pose import distributions
+from sph_embed.pose import pair_distributions
 from sph_embed.sphere import rotations as rotations_lib
 from sph_embed.sphere import sht_numpy
 
@@ -267,7 +268,7 @@ class TemperatureTest(absltest.TestCase):
     rng = np.random.default_rng(6)
     summaries = self._summaries(rng, 8, noise=1.0)
     halves = np.array([0, 1] * 4)
-    fit = distributions.cross_fit(summaries, halves)
+    fit = pair_distributions.cross_fit(summaries, halves)
     first = [s for s, h in zip(summaries, halves) if h == 0]
     self.assertAlmostEqual(fit.temperatures[0],
                            distributions.fit_temperature(first))
@@ -277,12 +278,12 @@ class TemperatureTest(absltest.TestCase):
             [s for s, h in zip(summaries, halves) if h == 1],
             fit.temperatures[0]))
     with self.assertRaisesRegex(ValueError, "half 1"):
-      distributions.cross_fit(summaries, np.zeros(8, dtype=int))
+      pair_distributions.cross_fit(summaries, np.zeros(8, dtype=int))
 
   def test_instance_halves_alternate_within_each_category(self):
     category = np.array(["a", "a", "a", "b", "b", "a", "b"])
     instance = np.array(["x3", "x1", "x3", "y", "z", "x2", "y"])
-    halves = distributions.instance_halves(category, instance)
+    halves = pair_distributions.instance_halves(category, instance)
     # Sorted ids per category: a: x1 x2 x3 -> 0 1 0; b: y z -> 0 1.
     np.testing.assert_array_equal(halves, [0, 0, 0, 0, 1, 1, 0])
 
@@ -295,9 +296,9 @@ class PairStatisticsTest(absltest.TestCase):
     truth = rotations_lib.random_rotations(3, seed=8)
     rotated = rotate(maps, truth)
     pairs = np.array([[0, 0], [1, 1], [2, 2]])
-    stats = distributions.pair_statistics(maps, rotated, pairs, truth,
-                                          normalize=True, modes=2,
-                                          batch_size=2)
+    stats = pair_distributions.pair_statistics(maps, rotated, pairs, truth,
+                                               normalize=True, modes=2,
+                                               batch_size=2)
     np.testing.assert_allclose(stats.mode_errors[:, 0], 0, atol=1e-3)
     self.assertTrue(np.all(stats.mode_errors[:, 1] > 30))
     grids = correlation.correlation_grid(pair_fourier(maps, rotated))

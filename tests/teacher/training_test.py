@@ -7,6 +7,7 @@ import os
 
 import tensorflow as tf
 
+from sph_embed.data import input_pipeline
 from sph_embed.teacher import model as teacher_model
 from sph_embed.teacher import export as teacher_export
 from sph_embed.teacher import training as teacher_training
@@ -101,6 +102,24 @@ class TeacherTrainingTest(tf.test.TestCase):
       teacher_training.train(self._config(mesh_test_util.temp_dir(self),
                                           data_dir=data_dir), self._teacher())
 
+  def test_evaluate_scores_by_category_name(self):
+    # A model of other categories in another order (the dataset's labels
+    # are 0 and 1) that always answers its class 1 is right on `last` only.
+    first, last = input_pipeline.read_metadata(self.data_dir)["categories"]
+    def always_second(spheres, training=False):
+      del training
+      return {"logits": tf.one_hot(tf.ones(tf.shape(spheres)[0], tf.int32),
+                                   3)}
+    evaluation = teacher_training.evaluate(
+        always_second, self.data_dir, categories=["sofa", last, first])
+    self.assertEqual(evaluation["per_category"], {last: 1.0, first: 0.0})
+    self.assertEqual(evaluation["accuracy"], 0.5)
+    self.assertEqual(evaluation["confusion"][2][1],
+                     evaluation["examples"] // 2)
+    with self.assertRaisesRegex(ValueError, rf"categories \['{first}'\]"
+                                " that the teacher does not classify"):
+      teacher_training.evaluate(always_second, self.data_dir,
+                                categories=[last, "sofa"])
 
 if __name__ == "__main__":
   tf.test.main()

@@ -1,5 +1,6 @@
 """Tests for tools/evaluate_distributions.py, correlate.py's distribution
-flags (--modes, --distribution_plots) and distributions.evaluate_embeddings.
+flags (--modes, --distribution_plots) and
+pair_distributions.evaluate_embeddings.
 
 Tiny synthetic embeddings files: band-limited maps of a few instances under
 random poses (exact, so the top mode is the truth), one category with an
@@ -14,7 +15,7 @@ import numpy as np
 from absl.testing import absltest
 from PIL import Image
 
-from sph_embed.pose import distributions
+from sph_embed.pose import pair_distributions
 from sph_embed.pose import embeddings_io
 from sph_embed.sphere import rotations as rotations_lib
 from sph_embed.sphere import sht_numpy
@@ -67,7 +68,7 @@ class EvaluateEmbeddingsTest(absltest.TestCase):
     write_views(cls.path)
 
   def test_teacher_maps_recover_the_pose_up_to_symmetry(self):
-    bench = distributions.evaluate_embeddings(
+    bench = pair_distributions.evaluate_embeddings(
         self.path, upsample=1, mode="teacher", modes=2,
         keep_per_category=1)
     self.assertEqual([r.name for r in bench.rows], ["box", "plane", "overall"])
@@ -84,7 +85,7 @@ class EvaluateEmbeddingsTest(absltest.TestCase):
     self.assertAlmostEqual(bench.modes.plotted[0].sum(), 1.0, places=10)
 
   def test_symmetric_categories_fold_the_errors(self):
-    bench = distributions.evaluate_embeddings(
+    bench = pair_distributions.evaluate_embeddings(
         self.path, upsample=1, mode="teacher", modes=1,
         symmetric_categories=("plane",))
     np.testing.assert_array_less(bench.errors[:, 0], 1.0)
