@@ -36,6 +36,7 @@ _CHECKPOINT_INDEX = re.compile(r"ckpt-(\d+)\.index")
 # What a checkpoint found unreadable is renamed to: out of the way of
 # tf.train.latest_checkpoint and of this class, but kept for inspection.
 CORRUPT_SUFFIX = ".corrupt"
+UNUSED_SUFFIX = ".unused"  # Newer than the step the other workers resume.
 
 
 def _checkpoints_on_disk(directory):
@@ -177,6 +178,16 @@ def is_multi_worker(strategy):
   return bool(resolver is not None and resolver.task_type)
 
 
+def _step_of(prefix):
+  return int(prefix.rsplit("-", 1)[1]) if prefix else 0
+
+
+def _every_workers_value(strategy, value):
+  """[value of worker 0, worker 1, ...]; every worker must call it."""
+  local = strategy.run(lambda: tf.constant([value], tf.int64))
+  return [int(v) for v in strategy.gather(local, axis=0).numpy()]
+
+
 class Checkpointer:
   """tf.train.CheckpointManager with step- and time-based saving.
 
@@ -221,6 +232,7 @@ class Checkpointer:
       directory = os.path.join(
           directory, f"worker_{strategy.cluster_resolver.task_id}_scratch")
     self._directory = directory
+    self._strategy = strategy
     self._keep = keep
     self._checkpoint = tf.train.Checkpoint(step=step, **objects)
     # Made by `restore`, once the state file is known to be readable (the
@@ -264,6 +276,8 @@ class Checkpointer:
           f"{directory}: none of its {len(on_disk)} checkpoints can be read"
           f" (now *{CORRUPT_SUFFIX}); move the directory away to start from"
           " step 0, or put back a good checkpoint")
+    if is_multi_worker(self._strategy):
+      chosen = self._common_checkpoint(chosen)
     state_problem = _state_file_problem(directory)
     state = None if state_problem else tf.train.get_checkpoint_state(directory)
     if chosen and (state is None or chosen != _absolute(
@@ -297,6 +311,40 @@ class Checkpointer:
     self._last_step = int(self._step.numpy())
     self._last_time = time.monotonic()
     return self._last_step
+
+  def _common_checkpoint(self, chosen):
+    """This worker's checkpoint at the step every worker can restore.
+
+    Workers save together, but one killed mid-save (the chief, say) leaves
+    the others one checkpoint ahead; resuming from different steps would
+    hang the cluster at its first collective.  So every worker restores the
+    oldest of the workers' newest steps, and moves its newer checkpoints
+    aside (*.unused: they would be overwritten on the way).
+
+    Raises:
+      CheckpointError naming the steps when this worker has no checkpoint
+      at that step.
+    """
+    steps = _every_workers_value(self._strategy, _step_of(chosen))
+    common = min(steps)
+    if common == _step_of(chosen):
+      return chosen
+    prefix = os.path.join(self._directory, f"ckpt-{common}")
+    if common == 0 or _checkpoint_problem(prefix) is not None:
+      raise CheckpointError(
+          f"{self._directory}: the workers' newest checkpoints are at steps"
+          f" {steps}, and this worker has no readable ckpt-{common} to"
+          " resume with the others; give every worker the same checkpoints"
+          " (or move them all away to start from step 0)")
+    for newer in _checkpoints_on_disk(self._directory):
+      if _step_of(newer) > common:
+        logging.warning("%s: another worker's newest checkpoint is step %d;"
+                        " moved aside as *%s, resuming from step %d", newer,
+                        common, UNUSED_SUFFIX, common)
+        for path in glob.glob(glob.escape(newer) + ".*"):
+          if not path.endswith((CORRUPT_SUFFIX, UNUSED_SUFFIX)):
+            os.replace(path, path + UNUSED_SUFFIX)
+    return prefix
 
   def due(self, step):
     """Whether a trigger fires at `step` (reads nothing from the device)."""
@@ -336,4 +384,4 @@ class Checkpointer:
 
   def _saved_step(self):
     latest = self.latest
-    return int(latest.rsplit("-", 1)[1]) if latest else None
+    return _step_of(latest) if latest else None

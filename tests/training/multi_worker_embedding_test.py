@@ -7,7 +7,9 @@ dataset.  Checked: both end with the same weights (the chief's checkpoint
 and the other worker's scratch checkpoint hold the same tensors), only the
 chief writes the run's checkpoints and TensorBoard files, and after the
 chief is SIGKILLed (no time to save) the same commands resume from the
-chief's newest checkpoint and end where an uninterrupted run ends.
+chief's newest checkpoint and end where an uninterrupted run ends; and when
+the chief's newest checkpoint is one step behind the other worker's (killed
+while saving), both resume from the older one instead of hanging.
 
 A few TensorFlow process starts on two cores: about 2-4 minutes.  Every
 worker has a timeout, so a hang fails the test.
@@ -27,6 +29,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from sph_embed.training import checkpoints
 from tests import mesh_test_util
 from tests.embedding import training_test
 from tests.training import multi_worker_test
@@ -248,6 +251,29 @@ class MultiWorkerEmbeddingTest(tf.test.TestCase):
     self.assert_same_tensors(other, chief)
     # Same batches, same updates: where the uninterrupted run ended, up to
     # round-off (CPU kernels are not bitwise deterministic run to run).
+    reference, _ = self.final_tensors(self.reference_dirs)
+    self.assert_same_tensors(chief, reference, exactly=False)
+
+  def test_workers_one_checkpoint_apart_resume_together(self):
+    self.assert_finished(self.reference)
+    model_dirs = self.model_dirs("apart")
+    for source, copy in zip(self.reference_dirs, model_dirs):
+      shutil.copytree(source, copy)
+    # The chief died while saving the last step: its newest is two steps
+    # older than the other worker's.
+    for path in glob.glob(os.path.join(model_dirs[0], "checkpoints",
+                                       f"ckpt-{_STEPS}.*")):
+      os.remove(path)
+    done = _Pair(self.data_dir, self.hub_module, model_dirs,
+                 multi_worker_test._free_ports(2)).wait()
+    self.assert_finished(done)
+    for _, out, _ in done:
+      self.assertEqual(_steps_trained(out), (_STEPS - 2, _STEPS))
+    scratch = os.path.join(model_dirs[1], "checkpoints", "worker_1_scratch")
+    self.assertTrue(os.path.isfile(os.path.join(
+        scratch, f"ckpt-{_STEPS}.index" + checkpoints.UNUSED_SUFFIX)))
+    chief, other = self.final_tensors(model_dirs)
+    self.assert_same_tensors(other, chief)
     reference, _ = self.final_tensors(self.reference_dirs)
     self.assert_same_tensors(chief, reference, exactly=False)
 
