@@ -122,11 +122,11 @@ def merge(data_dirs, output_dir, command_line="", overwrite=False):
   metadata_path = os.path.join(output_dir, dataset.METADATA_FILE)
   if os.path.isfile(metadata_path):
     try:
-      if input_pipeline.read_metadata(output_dir).get(
-          "fingerprint") == fingerprint:
-        return input_pipeline.read_metadata(output_dir)
+      previous = input_pipeline.read_metadata(output_dir)
     except input_pipeline.DataError:
-      pass  # Unreadable: another build's, replaced only with overwrite.
+      previous = {}  # Another build's: replaced only with overwrite.
+    if previous.get("fingerprint") == fingerprint:
+      return previous
   os.makedirs(output_dir, exist_ok=True)
   files.remove_temp_files(output_dir)  # Partial files of a killed merge.
   foreign = _foreign_files(output_dir, fingerprint)
