@@ -14,6 +14,7 @@ import types
 import tensorflow as tf
 
 from sph_embed.baselines import export as regression_export
+from sph_embed.baselines import image2sphere_training
 from sph_embed.baselines import regression
 from sph_embed.baselines import training as regression_training
 from sph_embed.data import input_pipeline
@@ -68,6 +69,15 @@ def regression_run(model_dir, data_dir, steps, config=TINY_REGRESSION):
   tf.keras.utils.set_random_seed(1)
   return save_run(model_dir, regression_training.MODEL_SPEC, spec,
                   regression_training.build_model(spec), steps)
+
+
+def image2sphere_run(model_dir, data_dir, steps, config):
+  """An untrained Image2Sphere network's run (tools/train_image2sphere.py)."""
+  spec = image2sphere_training.model_spec(
+      config, data_dir, input_pipeline.read_metadata(data_dir))
+  tf.keras.utils.set_random_seed(2)
+  return save_run(model_dir, image2sphere_training.MODEL_SPEC, spec,
+                  image2sphere_training.build_model(spec), steps)
 
 
 def make_pose_runs(root):

@@ -15,10 +15,12 @@ With the dataset and split tools/save_embeddings.py embedded, the views are
 taken in the same order, so the pairs are those tools/correlate.py scores
 on that embeddings file (same --protocol, --pairs, --seed), and the report
 (tools/make_report.py) shows pose_<protocol>_regression.csv beside
-pose_<protocol>_image.csv (sph_embed.report.regression_poses).  --data_dir
-defaults to the network's training data.  --output is checked before
-computing: a .csv in an existing directory; an existing file is replaced
-only with --overwrite.
+pose_<protocol>_image.csv (sph_embed.report.absolute_poses).  --data_dir
+defaults to the network's training data.  --absolute_output writes one
+row per view with its absolute-pose error (the report's absolute-pose
+table).  --output and --absolute_output are checked before computing: a
+.csv in an existing directory; an existing file is replaced only with
+--overwrite.
 """
 
 from absl import app
@@ -27,9 +29,8 @@ from absl import flags
 from sph_embed.baselines import export as regression_export
 from sph_embed.common import cli
 from sph_embed.common import outputs
-from sph_embed.pose import evaluation as pose_evaluation
 from sph_embed.pose import flags as pose_flags
-from sph_embed.report import regression_poses
+from sph_embed.report import absolute_poses
 
 _MODEL_DIR = flags.DEFINE_string(
     "model_dir", None, "Regression run written by tools/train_regression.py"
@@ -37,15 +38,7 @@ _MODEL_DIR = flags.DEFINE_string(
 _MODULE = flags.DEFINE_string(
     "module", None, "Pose regression module written by tools/export_model.py"
     " --kind=pose_regression (or give --model_dir).")
-_DATA_DIR = flags.DEFINE_string(
-    "data_dir", None, "Dataset of the views (default: the network's"
-    " training data).")
-_SPLIT = flags.DEFINE_enum("split", "test", ["train", "test"],
-                           "Dataset split to evaluate.")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Views per forward pass.",
-                                   lower_bound=1)
-_PROTOCOL = pose_flags.define_protocol_flags()
-_CSV = pose_flags.define_csv_output_flags("one row per pair")
+_EVALUATION = pose_flags.define_absolute_pose_flags("the regression network")
 flags.adopt_module_key_flags(pose_flags)  # Listed by --help.
 flags.adopt_module_key_flags(outputs)
 
@@ -56,24 +49,10 @@ def main(argv):
   if bool(_MODEL_DIR.value) == bool(_MODULE.value):
     raise app.UsageError("give exactly one of --model_dir (a training run)"
                          " and --module (a pose regression module)")
-  if _CSV.output.value:
-    # Before computing: a bad --output must not cost the whole run.
-    outputs.check_output_file(_CSV.output.value, "output", (".csv",),
-                              overwrite=_CSV.overwrite.value)
   predict, spec = regression_export.load_predictor(_MODEL_DIR.value or None,
                                                    _MODULE.value or None)
-  data_dir = _DATA_DIR.value or spec["data_dir"]
-  rows, skipped = regression_poses.run(
-      predict, spec["image_size"], data_dir, _SPLIT.value,
-      _PROTOCOL.protocol.value, _PROTOCOL.pairs.value, _PROTOCOL.seed.value,
-      _PROTOCOL.symmetric_categories.value, _CSV.output.value,
-      _BATCH_SIZE.value)
-  print(pose_flags.heading(regression_poses.source_name(data_dir,
-                                                       _SPLIT.value),
-                           _PROTOCOL, "regression"))
-  print(pose_evaluation.format_table(rows))
-  for message in skipped:
-    print(f"skipped: {message}")
+  absolute_poses.run_tool(absolute_poses.rotation_predictor(predict), spec,
+                          _EVALUATION, "regression")
 
 
 if __name__ == "__main__":

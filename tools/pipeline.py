@@ -9,7 +9,9 @@ logged as "[k/N name]" with its wall time:
      tools/train_teacher.py then tools/export_teacher.py;
   3. tools/train_embedding.py  image -> teacher `pose` maps (CPU preset);
   4. tools/train_regression.py the pose regression baseline, the same
-     steps x batch (--nobaseline skips it);
+     steps x batch (--nobaseline skips it); with --image2sphere also
+     tools/train_image2sphere.py, the Image2Sphere baseline (same steps x
+     batch; off by default: ~1 hour more on 2 CPU cores);
   5. synthesis (--nosynthesis skips it): tools/train_embedding.py
      --output_key=synthesis, tools/train_synthesis.py, tools/
      export_synthesis.py (<work_dir>/synthesis_module) and tools/
@@ -21,7 +23,10 @@ logged as "[k/N name]" with its wall time:
      category-based (CB) and image-to-mesh, as the paper's tables, and the
      same with the teacher's maps on both sides (the upper bound);
      tools/evaluate_regression.py the baseline on the same pairs; 3DOF
-     and 2DOF (pose_<ib|cb>_<mode>[_2dof].csv);
+     and 2DOF (pose_<ib|cb>_<mode>[_2dof].csv); the baselines' absolute
+     errors per view (absolute_<mode>[_2dof].csv), and with --image2sphere
+     tools/evaluate_image2sphere.py the same, plus plots of single views'
+     distributions (<work_dir>/distributions_image2sphere);
   8. tools/make_report.py      <work_dir>/report/index.html and report.md:
      the tables, error histograms, alignment figures, correlation slices,
      training curves and turntables.
@@ -87,6 +92,10 @@ _SYNTHESIS = flags.DEFINE_bool(
 _SYNTHESIS_STEPS = flags.DEFINE_integer(
     "synthesis_steps", 8000, "Training steps of each synthesis network.",
     lower_bound=1)
+_IMAGE2SPHERE = flags.DEFINE_bool(
+    "image2sphere", False, "Train and evaluate the Image2Sphere baseline too"
+    " (the same steps x batch as the embedding network; ~1 hour more at the"
+    " default budget on 2 CPU cores).")
 _TWO_DOF = flags.DEFINE_bool(
     "two_dof", True, "Also score upright 2DOF pairs of the same held-out"
     " instances (<work_dir>/data_2dof).")
@@ -169,6 +178,12 @@ def _stages(work):
     stages.append(("regression", _tool(
         "train_regression.py", data_dir=data[3], model_dir=regression_dir,
         preset=_PRESET.value, **_schedule(steps)), True))
+  image2sphere_dir = os.path.join(work, "image2sphere")
+  if _IMAGE2SPHERE.value:
+    stages.append(("image2sphere", _tool(
+        "train_image2sphere.py", data_dir=data[3],
+        model_dir=image2sphere_dir, preset=_PRESET.value,
+        **_schedule(steps)), True))
   if _SYNTHESIS.value:
     stages += _synthesis_stages(work, data[3], hub_module)
 
@@ -189,15 +204,24 @@ def _stages(work):
                            upsample=4, output=os.path.join(
                                work, f"pose_{protocol}_{mode}{suffix}.csv"),
                            overwrite=True), True))
-    if _BASELINE.value:
-      for protocol in ("ib", "cb"):
+    baselines = [("regression", "evaluate_regression.py", regression_dir,
+                  _BASELINE.value, {}),
+                 ("image2sphere", "evaluate_image2sphere.py",
+                  image2sphere_dir, _IMAGE2SPHERE.value,
+                  {"distribution_plots": None if dof == 2 else os.path.join(
+                      work, "distributions_image2sphere")})]
+    for mode, tool, model_dir, wanted, ib_extra in baselines:
+      for protocol in ("ib", "cb") if wanted else ():
+        # The per-view absolute errors once per split, with the IB pass.
+        extra = dict(ib_extra, absolute_output=os.path.join(
+            work, f"absolute_{mode}{suffix}.csv")) if protocol == "ib" else {}
         stages.append((
-            f"relative pose {dof}DOF {protocol.upper()} regression",
-            _tool("evaluate_regression.py", model_dir=regression_dir,
-                  data_dir=data[dof], split="test", protocol=protocol,
-                  pairs=_value(_PAIRS), output=os.path.join(
-                      work, f"pose_{protocol}_regression{suffix}.csv"),
-                  overwrite=True), True))
+            f"relative pose {dof}DOF {protocol.upper()} {mode}",
+            _tool(tool, model_dir=model_dir, data_dir=data[dof],
+                  split="test", protocol=protocol, pairs=_value(_PAIRS),
+                  output=os.path.join(
+                      work, f"pose_{protocol}_{mode}{suffix}.csv"),
+                  overwrite=True, **extra), True))
   stages.append(("report", _tool("make_report.py", work_dir=work,
                                  overwrite=True), False))
   return stages

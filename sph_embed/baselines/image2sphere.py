@@ -344,7 +344,7 @@ class Predictor:
   The grid's tables and the traced forward pass are made once, so callers
   that predict batch by batch reuse them: `predictor.rotations` is the
   images -> rotations [b, 3, 3] callable of
-  sph_embed.report.regression_poses.predict_split.
+  sph_embed.report.absolute_poses.rotation_predictor.
   """
 
   def __init__(self, model, grid_size):

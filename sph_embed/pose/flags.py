@@ -2,7 +2,8 @@
 
 tools/correlate.py and tools/evaluate_distributions.py form the same pairs
 from the same embeddings file and correlate them the same way, and
-tools/evaluate_regression.py forms the same pairs of the same views; their
+tools/evaluate_regression.py and tools/evaluate_image2sphere.py form the
+same pairs of the same views from absolute poses; their
 shared flags are defined here so that names, defaults and help cannot drift
 apart.
 Each `define_*` function is called once per process (absl refuses a second
@@ -90,6 +91,29 @@ def define_csv_output_flags(what):
       output=flags.DEFINE_string("output", None,
                                  f"CSV file to write (optional): {what}."),
       overwrite=outputs.define_overwrite_flag(),
+  )
+
+
+def define_absolute_pose_flags(network):
+  """The flags of the tools that score a model of absolute pose (`network`,
+  e.g. "the regression network"): the views, the protocol, the
+  relative-pose CSV and the per-view absolute-pose CSV."""
+  return types.SimpleNamespace(
+      data_dir=flags.DEFINE_string(
+          "data_dir", None, "Dataset of the views (default: the network's"
+          " training data)."),
+      split=flags.DEFINE_enum("split", "test", ["train", "test"],
+                              "Dataset split to evaluate."),
+      batch_size=flags.DEFINE_integer("batch_size", 64,
+                                      "Views per forward pass.",
+                                      lower_bound=1),
+      protocol=define_protocol_flags(),
+      csv=define_csv_output_flags("one row per pair"),
+      absolute_output=flags.DEFINE_string(
+          "absolute_output", None, "CSV file to write (optional): one row"
+          f" per view, the absolute-pose error of {network} (and the"
+          " log-likelihood of the truth, for a distribution); the report"
+          " reads <work_dir>/absolute_<mode>[_2dof].csv."),
   )
 
 

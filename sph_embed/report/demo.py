@@ -33,9 +33,9 @@ from sph_embed.data import views
 from sph_embed.embedding import export as embedding_export
 from sph_embed.embedding import inference as embedding_inference
 from sph_embed.pose import embeddings_io
+from sph_embed.report import absolute_poses
 from sph_embed.report import correlate_embeddings
 from sph_embed.report import html_report
-from sph_embed.report import regression_poses
 from sph_embed.report import synthesize_views
 from sph_embed.synthesis import export as synthesis_export
 from sph_embed.teacher import export as teacher_export
@@ -136,10 +136,15 @@ def run(work_dir, modules, config=DemoConfig()):
       logging.info("demo: %dDOF %s %s: overall median %.1f deg", dof,
                    protocol.upper(), mode, rows[-1].median)
     for protocol in ("ib", "cb") if regression else ():
-      regression_poses.run(
-          regression.predict, regression.image_size, data_dir, "test",
-          protocol, config.pairs, output=os.path.join(
-              work_dir, f"pose_{protocol}_regression{suffix}.csv"))
+      # The per-view absolute errors once per split, with the IB pass.
+      absolute = (os.path.join(work_dir, f"absolute_regression{suffix}.csv")
+                  if protocol == "ib" else None)
+      absolute_poses.run(
+          absolute_poses.rotation_predictor(regression.predict),
+          regression.image_size, data_dir, "test", protocol, config.pairs,
+          output=os.path.join(
+              work_dir, f"pose_{protocol}_regression{suffix}.csv"),
+          absolute_output=absolute)
   synthesize_views.write_samples(
       synthesis, os.path.join(work_dir, "data"), "test",
       os.path.join(work_dir, "synthesis"),

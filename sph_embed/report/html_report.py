@@ -13,6 +13,10 @@ disk.  Each section appears only when its data exist:
                 Any protocol (ib, cb) and mode (image, mesh, teacher,
                 regression, or a new one) is found by its file name;
   histograms    the error distribution of each table;
+  absolute pose one table per `absolute_<mode>[_2dof].csv` (the networks
+                trained with pose labels: regression, Image2Sphere;
+                sph_embed.report.absolute_csv): per category views, median
+                error, acc@15, acc@30, mean log-likelihood of the truth;
   alignment     the paper's Fig. 4: for one pair per category, the two
                 views, and view 1's mesh rendered under the estimated and
                 under the true relative pose (needs the CSV's embeddings
@@ -23,6 +27,8 @@ disk.  Each section appears only when its data exist:
   training      curves of every TensorBoard scalar under the work directory
                 (e.g. embedding/train, embedding/eval);
   distributions PNGs in <work_dir>/distributions/ (tools/correlate.py
+                --distribution_plots), in <work_dir>/
+                distributions_image2sphere/ (tools/evaluate_image2sphere.py
                 --distribution_plots) and synthesis GIFs/PNGs in
                 <work_dir>/synthesis/, copied into the report.
 
@@ -45,6 +51,7 @@ import numpy as np
 from sph_embed.common import files
 from sph_embed.common import outputs
 from sph_embed.pose import evaluation as pose_evaluation
+from sph_embed.report import absolute_csv
 from sph_embed.report import correlate_embeddings
 from sph_embed.report import figures
 from sph_embed.report import paper_results
@@ -58,8 +65,9 @@ MODE_LABELS = {
     "mesh": "ours, image to mesh",
     "teacher": "teacher maps on both sides (bound)",
     "regression": "regression baseline",
+    "image2sphere": "Image2Sphere (argmax of its distribution)",
 }
-_MODE_ORDER = ("image", "regression", "mesh", "teacher")
+_MODE_ORDER = ("image", "regression", "image2sphere", "mesh", "teacher")
 NUMERIC_COLUMNS = ("pairs", "median (deg)", "acc@15 (%)", "acc@30 (%)")
 PAPER_COLUMN = "paper median (deg), other data"
 # A run of tools/reproduce.py names its experiment here; its tables then
@@ -262,6 +270,46 @@ def overview_table(all_results):
   return header, rows
 
 
+def find_absolute_csvs(work_dir):
+  """The work directory's absolute_<mode>[_2dof].csv files, 3DOF first."""
+  found = [p for p in glob.glob(os.path.join(work_dir, "absolute_*.csv"))
+           if absolute_csv.PATTERN.fullmatch(os.path.basename(p))]
+
+  def key(path):
+    match = absolute_csv.PATTERN.fullmatch(os.path.basename(path))
+    mode = match["mode"]
+    rank = _MODE_ORDER.index(mode) if mode in _MODE_ORDER else len(_MODE_ORDER)
+    return (bool(match["dof"]), rank, mode)
+
+  return sorted(found, key=key)
+
+
+def absolute_title(path):
+  """'3DOF, regression baseline' for absolute_regression.csv."""
+  match = absolute_csv.PATTERN.fullmatch(os.path.basename(path))
+  dof = 2 if match["dof"] else 3
+  return f"{dof}DOF, {MODE_LABELS.get(match['mode'], match['mode'])}"
+
+
+def _likelihood_cell(value):
+  return "-" if np.isnan(value) else f"{value:.2f}"
+
+
+ABSOLUTE_COLUMNS = ("views", "median (deg)", "acc@15 (%)", "acc@30 (%)",
+                    "log-likelihood")
+
+
+def absolute_table(results):
+  """(header, rows of cells) of one absolute-pose CSV, per category."""
+  rows = []
+  for row in results.rows():
+    category = None if row.name == "overall" else row.name
+    rows.append([row.name, str(row.pairs), f"{row.median:.2f}"]
+                + [f"{a:.1f}" for a in row.accuracy]
+                + [_likelihood_cell(results.mean_log_likelihood(category))])
+  return ["category"] + list(ABSOLUTE_COLUMNS), rows
+
+
 def _markdown_table(header, rows):
   lines = ["| " + " | ".join(header) + " |",
            "|" + "|".join("---" for _ in header) + "|"]
@@ -387,6 +435,9 @@ def build_sections(work_dir, staging):
     tables.image(name, f"error histogram, {results.title}")
     tables.html.append("</div>")
   sections.append(tables)
+  absolute = _absolute_section(work_dir)
+  if absolute:
+    sections.append(absolute)
 
   cache = {}
   alignment = _Section("Alignment examples (as the paper's Fig. 4)")
@@ -436,6 +487,15 @@ def build_sections(work_dir, staging):
   if _copy_images(os.path.join(work_dir, "distributions"), ("*.png",),
                   staging, "distributions", distributions):
     sections.append(distributions)
+  image2sphere = _Section("Image2Sphere: distributions of single views")
+  image2sphere.text("Each view's predicted distribution over SO(3) (Euler"
+                    " grid masses, the larger the dot the more mass): dot"
+                    " position = where the rotated x axis points, colour ="
+                    " the tilt about it; the ring marks the true rotation.")
+  if _copy_images(os.path.join(work_dir, "distributions_image2sphere"),
+                  ("*.png",), staging, "distributions_image2sphere",
+                  image2sphere):
+    sections.append(image2sphere)
   synthesis = _Section("Synthesized views")
   if _copy_images(os.path.join(work_dir, "synthesis"), ("*.gif", "*.png"),
                   staging, "synthesis", synthesis):
@@ -459,6 +519,33 @@ img { max-width: 100%; display: block; margin: 0.5em 0 1.5em; }
 .result { display: flex; flex-wrap: wrap; gap: 2em; align-items: flex-start; }
 h2 { border-bottom: 2px solid #ccc; margin-top: 1.5em; }
 """
+
+
+def _absolute_section(work_dir):
+  """The absolute-pose tables, or None without absolute_*.csv files."""
+  paths = find_absolute_csvs(work_dir)
+  if not paths:
+    return None
+  section = _Section("Absolute pose (networks trained with pose labels)")
+  section.text("Geodesic error of each held-out view's predicted canonical"
+               " rotation; log-likelihood of the true rotation under the"
+               " predicted distribution, in the Implicit-PDF / Image2Sphere"
+               " convention (a uniform distribution scores -2.29; '-' for a"
+               " network without one).  Our embeddings give relative poses"
+               " only, so they have no row here.")
+  results = [absolute_csv.read(p) for p in paths]
+  header = ["results", "file"] + list(ABSOLUTE_COLUMNS)
+  rows = []
+  for path, result in zip(paths, results):
+    overall = absolute_table(result)[1][-1]
+    rows.append([absolute_title(path), os.path.basename(path)] + overall[1:])
+  section.table(header, rows)
+  for path, result in zip(paths, results):
+    caption = f"{absolute_title(path)} ({os.path.basename(path)})"
+    section.html.append(f"<h3>{html.escape(caption)}</h3>")
+    section.markdown.append(f"### {caption}")
+    section.table(*absolute_table(result))
+  return section
 
 
 def _render_html(title, intro, sections):

@@ -106,7 +106,8 @@ class BrowserTest(tf.test.TestCase):
                          msg=f"{source} did not load")
 
   def test_tables_are_full_and_finite(self):
-    self.assertLen(self.dom.tables, 1 + 4)  # Overview + one per CSV.
+    # Overview + one per CSV, for relative and for absolute poses.
+    self.assertLen(self.dom.tables, 1 + 4 + 1 + 2)
     for table in self.dom.tables:
       header, *rows = table
       self.assertEqual(report_fixture.table_problems(header, rows), [])
@@ -115,9 +116,11 @@ class BrowserTest(tf.test.TestCase):
     self.assertEqual(self.dom.titles, [
         "Relative pose: overview",
         "Relative pose per category (paper-style tables)",
+        "Absolute pose (networks trained with pose labels)",
         "Alignment examples (as the paper's Fig. 4)",
         "Correlation grid slices", "Training curves", "Pose distributions",
-        "Synthesized views", "Not shown"])
+        "Image2Sphere: distributions of single views", "Synthesized views",
+        "Not shown"])
 
   def test_screenshot_is_not_blank(self):
     with Image.open(self.screenshot) as image:

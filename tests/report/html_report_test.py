@@ -1,15 +1,19 @@
 """Tests of sph_embed.report.html_report on a hand-made work directory."""
 
+import csv
 import os
 import re
 import shutil
 
 import numpy as np
+from scipy.spatial import transform
 import tensorflow as tf
 
 from sph_embed.common import outputs
 from sph_embed.data import meshes
 from sph_embed.data import synthetic
+from sph_embed.pose import embeddings_io
+from sph_embed.report import absolute_csv
 from sph_embed.report import figures
 from sph_embed.report import html_report
 from sph_embed.sphere import rotations
@@ -66,6 +70,46 @@ class TablesTest(tf.test.TestCase):
     header, _ = html_report.pose_table(html_report.read_pose_csv(
         os.path.join(self.work, "pose_ib_teacher.csv")))
     self.assertNotIn(html_report.PAPER_COLUMN, header)
+
+  def test_absolute_table_matches_the_csv(self):
+    path = os.path.join(self.work, "absolute_image2sphere.csv")
+    results = absolute_csv.read(path)
+    header, rows = html_report.absolute_table(results)
+    self.assertEqual(header[-1], "log-likelihood")
+    by_name = {row[0]: row for row in rows}
+    self.assertEqual(set(by_name), {"car", "chair", "overall"})
+    with open(path, newline="", encoding="utf-8") as f:
+      chair = [r for r in csv.DictReader(f) if r["category"] == "chair"]
+    errors = np.array([float(r["error_deg"]) for r in chair])
+    likelihoods = np.array([float(r["log_likelihood"]) for r in chair])
+    self.assertEqual(by_name["chair"][1:], [
+        str(len(chair)), f"{np.median(errors):.2f}",
+        f"{100 * np.mean(errors < 15):.1f}",
+        f"{100 * np.mean(errors < 30):.1f}", f"{likelihoods.mean():.2f}"])
+    # The perturbation of the fixture: up to ~20 degrees (3 sigma 20).
+    self.assertLess(float(by_name["overall"][2]), 30.0)
+    regression = html_report.absolute_table(absolute_csv.read(
+        os.path.join(self.work, "absolute_regression.csv")))[1]
+    self.assertEqual({row[-1] for row in regression}, {"-"})
+
+  def test_absolute_csv_errors_are_the_geodesic_angles(self):
+    data = embeddings_io.load_embeddings(
+        os.path.join(self.work, "embeddings_test.npz"))
+    turn = transform.Rotation.from_rotvec([0.0, 0.0, np.radians(40.0)])
+    path = os.path.join(mesh_test_util.temp_dir(self), "absolute_x.csv")
+    absolute_csv.write(path, dict(data, predicted=turn.as_matrix()
+                                  @ data["rotations"]))
+    results = absolute_csv.read(path)
+    self.assertAllClose(results.errors, np.full(len(results.errors), 40.0),
+                        atol=1e-3)
+    self.assertTrue(np.isnan(results.log_likelihoods).all())
+
+  def test_bad_absolute_csv_is_named(self):
+    work = mesh_test_util.temp_dir(self)
+    path = mesh_test_util.write_file(work, "absolute_bad.csv",
+                                     "index,category\n0,chair\n")
+    with self.assertRaisesRegex(ValueError, f"{path}: missing columns"):
+      absolute_csv.read(path)
 
   def test_2dof_tables_carry_the_2dof_numbers(self):
     header, rows = html_report.pose_table(html_report.read_pose_csv(
@@ -149,7 +193,8 @@ class WriteReportTest(tf.test.TestCase):
   def test_every_section_with_data(self):
     for title in ("Relative pose: overview", "paper-style tables",
                   "Alignment examples", "Correlation grid slices",
-                  "Training curves", "Pose distributions",
+                  "Absolute pose", "Training curves", "Pose distributions",
+                  "Image2Sphere: distributions of single views",
                   "Synthesized views"):
       self.assertIn(title, self.markdown)
       self.assertIn(title, self.html)
@@ -159,8 +204,8 @@ class WriteReportTest(tf.test.TestCase):
 
   def test_tables_same_in_html_and_markdown_and_finite(self):
     tables = report_fixture.markdown_tables(self.markdown)
-    # Overview + one per CSV.
-    self.assertLen(tables, 1 + 4)
+    # Overview + one per CSV, then the absolute-pose overview + one per CSV.
+    self.assertLen(tables, 1 + 4 + 1 + 2)
     for header, rows in tables:
       self.assertEqual(report_fixture.table_problems(header, rows), [])
       for row in rows:
@@ -181,6 +226,7 @@ class WriteReportTest(tf.test.TestCase):
                       msg=name)
     self.assertIn("synthesis/turntable.gif", sources)
     self.assertIn("distributions/pair0000_chair_0_1.png", sources)
+    self.assertIn("distributions_image2sphere/chair_0000.png", sources)
     self.assertIn("curves_embedding.png", sources)
 
   def test_training_curves_read_from_events(self):

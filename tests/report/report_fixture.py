@@ -3,8 +3,9 @@
 Real synthetic meshes and poses (as a dataset of `CATEGORIES` would hold
 them), ray-cast maps as the teacher `targets` and noisy copies as the
 `embeddings`, relative-pose CSVs written by correlate_embeddings, and
-optionally TensorBoard scalars, a pose-distribution PNG and a synthesis
-GIF: every section of the report, in seconds.
+absolute-pose CSVs of two baselines (perturbed true rotations; one with
+log-likelihoods), and optionally TensorBoard scalars, pose-distribution
+PNGs and a synthesis GIF: every section of the report, in seconds.
 """
 
 import os
@@ -13,6 +14,7 @@ import shutil
 
 import numpy as np
 from PIL import Image
+from scipy.spatial import transform
 import tensorflow as tf
 
 from sph_embed.common import files
@@ -20,6 +22,7 @@ from sph_embed.data import raycast
 from sph_embed.data import view_stream
 from sph_embed.data import views
 from sph_embed.pose import embeddings_io
+from sph_embed.report import absolute_csv
 from sph_embed.report import correlate_embeddings
 from sph_embed.report import synthesize_views
 
@@ -60,6 +63,23 @@ def _write_embeddings(work, metadata):
   return path
 
 
+def write_absolute_csvs(work, embeddings):
+  """absolute_regression.csv and absolute_image2sphere.csv of the
+  embeddings file's views: true rotations turned by random angles (up to
+  90 / 20 degrees), log-likelihoods for Image2Sphere only."""
+  data = embeddings_io.load_embeddings(embeddings)
+  rng = np.random.default_rng(1)
+  for mode, largest, likelihoods in (("regression", 90.0, None),
+                                     ("image2sphere", 20.0, True)):
+    turns = transform.Rotation.from_rotvec(
+        rng.standard_normal((len(data["rotations"]), 3)) * np.radians(
+            largest / 3)).as_matrix()
+    table = dict(data, predicted=turns @ data["rotations"])
+    absolute_csv.write(
+        os.path.join(work, f"absolute_{mode}.csv"), table,
+        rng.uniform(-3, 3, len(turns)) if likelihoods else None)
+
+
 def _write_events(work):
   for run, offset in (("train", 0.0), ("eval", 0.1)):
     writer = tf.summary.create_file_writer(
@@ -71,11 +91,14 @@ def _write_events(work):
 
 
 def _write_extras(work):
-  os.makedirs(os.path.join(work, "distributions"))
-  os.makedirs(os.path.join(work, "synthesis"))
+  for directory in ("distributions", "distributions_image2sphere",
+                    "synthesis"):
+    os.makedirs(os.path.join(work, directory))
   gradient = np.tile(np.arange(0, 250, 5, dtype=np.uint8), (40, 1))
   Image.fromarray(gradient).save(
       os.path.join(work, "distributions", "pair0000_chair_0_1.png"))
+  Image.fromarray(gradient[::-1]).save(
+      os.path.join(work, "distributions_image2sphere", "chair_0000.png"))
   frames = [Image.fromarray(np.roll(gradient, 10 * k, axis=1))
             for k in range(3)]
   frames[0].save(os.path.join(work, "synthesis", "turntable.gif"),
@@ -99,6 +122,7 @@ def make_work_dir(work, test_instances=2, views_per_instance=3, events=True,
   # its name alone; it has no embeddings file of its own.
   shutil.copyfile(os.path.join(work, "pose_ib_image.csv"),
                   os.path.join(work, "pose_ib_regression_2dof.csv"))
+  write_absolute_csvs(work, embeddings)
   if events:
     _write_events(work)
   if extras:

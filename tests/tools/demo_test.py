@@ -23,10 +23,11 @@ class DemoTest(tf.test.TestCase):
       markdown = f.read()
     tables = report_fixture.markdown_tables(markdown)
     # The overview, then ours (image, mesh, teacher bound) and the
-    # regression baseline when a module is shipped, 3DOF and 2DOF.
+    # regression baseline when a module is shipped, 3DOF and 2DOF; then its
+    # absolute poses (overview, 3DOF, 2DOF).
     shipped = os.path.exists(os.path.join(
         mesh_test_util.REPO_ROOT, "hub_modules", "pose_regression_synthetic"))
-    self.assertLen(tables, 1 + 2 * (7 if shipped else 5))
+    self.assertLen(tables, 1 + 2 * (7 if shipped else 5) + 3 * shipped)
     for header, rows in tables:
       self.assertEqual(report_fixture.table_problems(header, rows), [],
                        msg=header)

@@ -1,4 +1,4 @@
-"""Tests for tools/evaluate_regression.py and sph_embed.report.regression_poses.
+"""Tests for tools/evaluate_regression.py and sph_embed.report.absolute_poses.
 
 The regression CSV must score exactly the pairs tools/correlate.py scores
 on an embeddings file of the same split (same views in the same order,
@@ -21,7 +21,7 @@ from sph_embed.embedding import inference as embedding_inference
 from sph_embed.embedding import training as embedding_training
 from sph_embed.pose import embeddings_io
 from sph_embed.report import correlate_embeddings
-from sph_embed.report import regression_poses
+from sph_embed.report import absolute_poses
 from tests import mesh_test_util
 from tests import untrained_runs
 
@@ -78,7 +78,7 @@ class EvaluateRegressionTest(tf.test.TestCase, parameterized.TestCase):
       truth = self.rotations[np.argmin(distances, axis=1)].astype(np.float64)
       return truth @ offset if side == "right" else offset @ truth
 
-    return predict
+    return absolute_poses.rotation_predictor(predict)
 
   @parameterized.parameters("ib", "cb")
   def test_pairs_are_those_of_correlate(self, protocol):
@@ -107,8 +107,9 @@ class EvaluateRegressionTest(tf.test.TestCase, parameterized.TestCase):
           source: (self.paths.regression_dir if source == "model_dir"
                    else self.paths.regression_module)})
       outputs[source] = os.path.join(self.root, f"{source}.csv")
-      rows, skipped = regression_poses.run(
-          predict, spec["image_size"], self.paths.data_dir, "test", "ib", 2,
+      rows, skipped, _ = absolute_poses.run(
+          absolute_poses.rotation_predictor(predict), spec["image_size"],
+          self.paths.data_dir, "test", "ib", 2,
           output=outputs[source], batch_size=5)
       self.assertEqual(skipped, [])
       self.assertEqual([r.name for r in rows], ["car", "chair", "overall"])
@@ -121,16 +122,25 @@ class EvaluateRegressionTest(tf.test.TestCase, parameterized.TestCase):
   def test_a_perfect_predictor_scores_zero(self, protocol):
     offset = transform.Rotation.from_rotvec([0.4, -1.1, 2.3]).as_matrix()
     output = os.path.join(self.root, "perfect.csv")
-    rows, _ = regression_poses.run(
+    absolute = os.path.join(self.root, "absolute_perfect.csv")
+    rows, _, _ = absolute_poses.run(
         self.lookup_predictor(offset, "right"), 32, self.paths.data_dir,
-        protocol=protocol, pairs_per_instance=2, output=output)
+        protocol=protocol, pairs_per_instance=2, output=output,
+        absolute_output=absolute)
+    # Absolute poses see the offset: R Q is the angle of Q from R.
+    views = read_csv(absolute)
+    self.assertLen(views, len(self.images))
+    self.assertAllClose(columns(views, ("error_deg",), float),
+                        np.full((len(views), 1), np.degrees(np.linalg.norm(
+                            [0.4, -1.1, 2.3]))), atol=0.05)
+    self.assertEqual({row["log_likelihood"] for row in views}, {""})
     # Not exactly 0: the dataset's float32 rotations are orthonormal to
     # ~1e-7, which arccos turns into up to ~0.02 degrees.
     self.assertAllClose(columns(read_csv(output), ("error_deg",), float),
                         np.zeros((rows[-1].pairs, 1)), atol=0.05)
     self.assertEqual(rows[-1].accuracy, (100.0, 100.0))
     # An offset in the camera frame does not cancel: the score can fail.
-    rows, _ = regression_poses.run(
+    rows, _, _ = absolute_poses.run(
         self.lookup_predictor(offset, "left"), 32, self.paths.data_dir,
         protocol=protocol, pairs_per_instance=2)
     self.assertGreater(rows[-1].median, 10.0)
@@ -139,10 +149,10 @@ class EvaluateRegressionTest(tf.test.TestCase, parameterized.TestCase):
     predict = self.lookup_predictor(np.eye(3), "right")
     with self.assertRaisesRegex(input_pipeline.DataError, "views are 32 x"
                                 " 32, the network takes 64 x 64"):
-      regression_poses.run(predict, 64, self.paths.data_dir)
+      absolute_poses.run(predict, 64, self.paths.data_dir)
     with self.assertRaisesRegex(ValueError, r"\(test split\):"
                                 r" --symmetric_categories names \['plane'\]"):
-      regression_poses.run(predict, 32, self.paths.data_dir,
+      absolute_poses.run(predict, 32, self.paths.data_dir,
                            symmetric_categories=("plane",))
 
   def test_tool_bad_inputs_are_one_line(self):

@@ -21,7 +21,8 @@ class PipelineTest(tf.test.TestCase):
   def test_quick_pipeline_runs_end_to_end_and_writes_a_finite_report(self):
     work = os.path.join(mesh_test_util.temp_dir(self), "run")
     done = subprocess.run(
-        [sys.executable, _PIPELINE, "--quick", f"--work_dir={work}"],
+        [sys.executable, _PIPELINE, "--quick", "--image2sphere",
+         f"--work_dir={work}"],
         cwd=mesh_test_util.REPO_ROOT, capture_output=True, text=True,
         timeout=900, check=False,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
@@ -44,8 +45,11 @@ class PipelineTest(tf.test.TestCase):
                               - data["rotations"]).max(), 0.1)
     csvs = [f"pose_{name}{suffix}.csv" for suffix in ("", "_2dof")
             for name in ("ib_image", "cb_image", "ib_mesh", "ib_teacher",
-                         "cb_teacher", "ib_regression", "cb_regression")]
-    for name in csvs:
+                         "cb_teacher", "ib_regression", "cb_regression",
+                         "ib_image2sphere", "cb_image2sphere")]
+    absolute = [f"absolute_{mode}{suffix}.csv" for suffix in ("", "_2dof")
+                for mode in ("regression", "image2sphere")]
+    for name in csvs + absolute:
       with open(os.path.join(work, name)) as f:
         rows = f.read().splitlines()
       self.assertGreater(len(rows), 1, msg=name)
@@ -58,17 +62,26 @@ class PipelineTest(tf.test.TestCase):
     with open(os.path.join(work, "results.md")) as f:
       summary = f.read()
     self.assertIn("relative L2", summary)
-    for step in ("## embedding", "## regression", "## synthesis network",
+    for step in ("## embedding", "## regression", "## image2sphere",
+                 "## synthesis network",
                  "## save embeddings 3DOF", "## save embeddings 2DOF",
                  "## relative pose 3DOF IB image",
-                 "## relative pose 2DOF CB regression"):
+                 "## relative pose 2DOF CB regression",
+                 "## relative pose 2DOF CB image2sphere"):
       self.assertIn(step, summary)
     self.assertIn("acc@15", summary)
-    # The overview and one table per evaluation of the pipeline.
-    markdown = report_fixture.check_report(self, work, 1 + len(csvs))
+    # The overview and one table per evaluation of the pipeline, then the
+    # absolute-pose overview and one table per baseline and DOF.
+    markdown = report_fixture.check_report(
+        self, work, 1 + len(csvs) + 1 + len(absolute))
+    self.assertCountEqual(  # One view per category.
+        [n.split("_")[0] for n in os.listdir(
+            os.path.join(work, "distributions_image2sphere"))],
+        ["car", "chair"])
     self.assertIn("## Training curves", markdown)
     self.assertIn("## Alignment examples", markdown)
     self.assertIn("## Synthesized views", markdown)
+    self.assertIn("## Image2Sphere: distributions of single views", markdown)
 
   def test_bad_flag_fails_with_a_message(self):
     done = subprocess.run(
