@@ -205,16 +205,18 @@ def _stages(work):
                                work, f"pose_{protocol}_{mode}{suffix}.csv"),
                            overwrite=True), True))
     baselines = [("regression", "evaluate_regression.py", regression_dir,
-                  _BASELINE.value, {}),
+                  _BASELINE.value),
                  ("image2sphere", "evaluate_image2sphere.py",
-                  image2sphere_dir, _IMAGE2SPHERE.value,
-                  {"distribution_plots": None if dof == 2 else os.path.join(
-                      work, "distributions_image2sphere")})]
-    for mode, tool, model_dir, wanted, ib_extra in baselines:
+                  image2sphere_dir, _IMAGE2SPHERE.value)]
+    for mode, tool, model_dir, wanted in baselines:
       for protocol in ("ib", "cb") if wanted else ():
-        # The per-view absolute errors once per split, with the IB pass.
-        extra = dict(ib_extra, absolute_output=os.path.join(
-            work, f"absolute_{mode}{suffix}.csv")) if protocol == "ib" else {}
+        extra = {}
+        if protocol == "ib":  # The per-view outputs once per split.
+          extra["absolute_output"] = os.path.join(
+              work, f"absolute_{mode}{suffix}.csv")
+          if mode == "image2sphere" and dof == 3:
+            extra["distribution_plots"] = os.path.join(
+                work, "distributions_image2sphere")
         stages.append((
             f"relative pose {dof}DOF {protocol.upper()} {mode}",
             _tool(tool, model_dir=model_dir, data_dir=data[dof],

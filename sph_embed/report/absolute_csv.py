@@ -33,6 +33,17 @@ class AbsoluteResults:
   errors: np.ndarray           # [N] degrees
   log_likelihoods: np.ndarray  # [N], NaN where the model has none
 
+  @classmethod
+  def of_table(cls, table, path=None):
+    """The results of an `absolute_poses.predict_split` table (with its
+    "error_deg" and, for a distribution, "log_likelihood")."""
+    likelihoods = table.get("log_likelihood")
+    return cls(path=path, categories=np.asarray(table["category"]),
+               errors=np.asarray(table["error_deg"], np.float64),
+               log_likelihoods=(np.full(len(table["error_deg"]), np.nan)
+                                if likelihoods is None
+                                else np.asarray(likelihoods, np.float64)))
+
   def rows(self):
     """Per-category summary rows and "overall" (pose_evaluation.summarize;
     its `pairs` field counts views here)."""
@@ -47,16 +58,16 @@ class AbsoluteResults:
     return float(values.mean()) if values.size else float("nan")
 
 
-def write(path, table, log_likelihoods=None):
+def write(path, table):
   """Writes one row per view atomically (sph_embed.common.files).
 
   Args:
     path: the .csv to write.
-    table: mapping with "predicted" and "rotations" [N, 3, 3] and
-      "category", "instance" [N] (absolute_poses.predict_split).
-    log_likelihoods: optional [N]; the column is left empty without it.
+    table: mapping with "predicted" and "rotations" [N, 3, 3], "error_deg",
+      "category", "instance" [N] and optionally "log_likelihood" [N] (the
+      column is left empty without it): absolute_poses.predict_split.
   """
-  errors = pose_evaluation.pose_errors(table["predicted"], table["rotations"])
+  errors, log_likelihoods = table["error_deg"], table.get("log_likelihood")
   with files.atomic_write(path, newline="") as f:
     writer = csv.writer(f)
     writer.writerow(FIELDS)
@@ -68,7 +79,6 @@ def write(path, table, log_likelihoods=None):
                        f"{error:.4f}", likelihood]
                       + [f"{v:.7f}" for v in np.ravel(est)]
                       + [f"{v:.7f}" for v in np.ravel(true)])
-  return errors
 
 
 def read(path):

@@ -65,9 +65,10 @@ def predict_split(predict, data_dir, split, batch_size=64):
     batch_size: views per call of `predict`.
 
   Returns:
-    dict: `predicted` and `rotations` float64 [N, 3, 3], `category` and
-    `instance` str [N] (the embeddings file's keys and order), and the
-    predictor's other arrays.
+    dict: `predicted` and `rotations` float64 [N, 3, 3], `error_deg` [N]
+    (the geodesic error of each prediction), `category` and `instance`
+    str [N] (the embeddings file's keys and order), and the predictor's
+    other arrays.
   """
   out = {k: [] for k in ("rotations", "category", "instance")}
   # The order of embed_split: no shuffling, deterministic reads.
@@ -85,6 +86,8 @@ def predict_split(predict, data_dir, split, batch_size=64):
   table = {k: (np.array(v) if k in ("category", "instance")
                else np.concatenate(v)) for k, v in out.items()}
   table["predicted"] = table["predicted"].astype(np.float64)
+  table["error_deg"] = pose_evaluation.pose_errors(table["predicted"],
+                                                   table["rotations"])
   return table
 
 
@@ -134,7 +137,7 @@ def run(predict, image_size, data_dir, split="test", protocol="ib",
         output, table, pairs, errors, estimated,
         pose_evaluation.true_relative_rotations(table["rotations"], pairs))
   if absolute_output:
-    absolute_csv.write(absolute_output, table, table.get("log_likelihood"))
+    absolute_csv.write(absolute_output, table)
   return rows, skipped, table
 
 
@@ -142,21 +145,20 @@ def format_absolute_table(table):
   """The per-category absolute-pose table of a `predict_split` table, as
   text: views, median error, acc@15 / acc@30 and, where the predictor gives
   it, the mean log-likelihood of the truth."""
-  errors = pose_evaluation.pose_errors(table["predicted"], table["rotations"])
-  likelihoods = table.get("log_likelihood")
+  results = absolute_csv.AbsoluteResults.of_table(table)
+  likelihoods = "log_likelihood" in table
   lines = []
-  for row in pose_evaluation.summarize(table["category"], errors):
-    keep = (np.ones(len(errors), bool) if row.name == "overall"
-            else table["category"] == row.name)
-    likelihood = ("" if likelihoods is None
-                  else f"  {likelihoods[keep].mean():>14.2f}")
+  for row in results.rows():
+    category = None if row.name == "overall" else row.name
+    likelihood = (f"  {results.mean_log_likelihood(category):>14.2f}"
+                  if likelihoods else "")
     lines.append(f"{row.name:<12}  {row.pairs:>5d}  {row.median:>16.2f}"
                  + "".join(f"  {a:>11.1f}" for a in row.accuracy)
                  + likelihood)
   header = (f"{'category':<12}  {'views':>5}  {'median err (deg)':>16}"
             + "".join(f"  {f'acc@{t:g} (%)':>11}"
                       for t in pose_evaluation.THRESHOLDS)
-            + ("" if likelihoods is None else f"  {'log-likelihood':>14}"))
+            + (f"  {'log-likelihood':>14}" if likelihoods else ""))
   return "\n".join([header, "-" * len(header)] + lines)
 
 
@@ -238,13 +240,17 @@ def write_distribution_plots(predictor, data_dir, split, table, indices,
       images[i] = batch_images[i - start]
     start += len(batch_images)
   os.makedirs(directory, exist_ok=True)
-  errors = pose_evaluation.pose_errors(table["predicted"], table["rotations"])
   likelihoods = table.get("log_likelihood")
+  views = sorted(wanted)
+  if not views:
+    return []
+  # One forward pass for every plotted view (their distributions only:
+  # the whole split's would take 1.8 MB per view at grid 96).
+  predictions = predictor(np.stack([images[i] for i in views]))
+  shape = distributions.grid_rotations(predictions.grid_size).shape[:3]
   paths = []
-  for i in sorted(wanted):
-    predictions = predictor(images[i][None])
-    masses = predictions.probabilities[0].reshape(
-        distributions.grid_rotations(predictions.grid_size).shape[:3])
+  for i, probabilities in zip(views, predictions.probabilities):
+    masses = probabilities.reshape(shape)
     category = table["category"][i]
     likelihood = ("" if likelihoods is None
                   else f", log-likelihood {likelihoods[i]:.2f}")
@@ -252,6 +258,6 @@ def write_distribution_plots(predictor, data_dir, split, table, indices,
     so3_plot.plot_grid_distribution(
         masses, table["rotations"][i], path,
         f"{category} {table['instance'][i]}, view {i}: argmax error"
-        f" {errors[i]:.1f} deg{likelihood}")
+        f" {table['error_deg'][i]:.1f} deg{likelihood}")
     paths.append(path)
   return paths

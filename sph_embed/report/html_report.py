@@ -119,11 +119,15 @@ class PoseResults:
     return pose_evaluation.summarize(self.categories, self.errors)
 
 
+def _mode_rank(mode):
+  """Where a mode's tables go: _MODE_ORDER first, other modes after."""
+  return _MODE_ORDER.index(mode) if mode in _MODE_ORDER else len(_MODE_ORDER)
+
+
 def _sort_key(path):
   match = CSV_PATTERN.fullmatch(os.path.basename(path))
-  mode = match["mode"]
-  rank = _MODE_ORDER.index(mode) if mode in _MODE_ORDER else len(_MODE_ORDER)
-  return (bool(match["dof"]), match["protocol"] != "ib", rank, mode)
+  return (bool(match["dof"]), match["protocol"] != "ib",
+          _mode_rank(match["mode"]), match["mode"])
 
 
 def find_pose_csvs(work_dir):
@@ -277,9 +281,7 @@ def find_absolute_csvs(work_dir):
 
   def key(path):
     match = absolute_csv.PATTERN.fullmatch(os.path.basename(path))
-    mode = match["mode"]
-    rank = _MODE_ORDER.index(mode) if mode in _MODE_ORDER else len(_MODE_ORDER)
-    return (bool(match["dof"]), rank, mode)
+    return (bool(match["dof"]), _mode_rank(match["mode"]), match["mode"])
 
   return sorted(found, key=key)
 

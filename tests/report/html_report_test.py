@@ -13,6 +13,7 @@ from sph_embed.common import outputs
 from sph_embed.data import meshes
 from sph_embed.data import synthetic
 from sph_embed.pose import embeddings_io
+from sph_embed.pose import evaluation as pose_evaluation
 from sph_embed.report import absolute_csv
 from sph_embed.report import figures
 from sph_embed.report import html_report
@@ -97,8 +98,10 @@ class TablesTest(tf.test.TestCase):
         os.path.join(self.work, "embeddings_test.npz"))
     turn = transform.Rotation.from_rotvec([0.0, 0.0, np.radians(40.0)])
     path = os.path.join(mesh_test_util.temp_dir(self), "absolute_x.csv")
-    absolute_csv.write(path, dict(data, predicted=turn.as_matrix()
-                                  @ data["rotations"]))
+    predicted = turn.as_matrix() @ data["rotations"]
+    absolute_csv.write(path, dict(data, predicted=predicted,
+                                  error_deg=pose_evaluation.pose_errors(
+                                      predicted, data["rotations"])))
     results = absolute_csv.read(path)
     self.assertAllClose(results.errors, np.full(len(results.errors), 40.0),
                         atol=1e-3)

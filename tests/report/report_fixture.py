@@ -22,6 +22,7 @@ from sph_embed.data import raycast
 from sph_embed.data import view_stream
 from sph_embed.data import views
 from sph_embed.pose import embeddings_io
+from sph_embed.pose import evaluation as pose_evaluation
 from sph_embed.report import absolute_csv
 from sph_embed.report import correlate_embeddings
 from sph_embed.report import synthesize_views
@@ -74,10 +75,13 @@ def write_absolute_csvs(work, embeddings):
     turns = transform.Rotation.from_rotvec(
         rng.standard_normal((len(data["rotations"]), 3)) * np.radians(
             largest / 3)).as_matrix()
-    table = dict(data, predicted=turns @ data["rotations"])
-    absolute_csv.write(
-        os.path.join(work, f"absolute_{mode}.csv"), table,
-        rng.uniform(-3, 3, len(turns)) if likelihoods else None)
+    predicted = turns @ data["rotations"]
+    table = dict(data, predicted=predicted,
+                 error_deg=pose_evaluation.pose_errors(predicted,
+                                                       data["rotations"]))
+    if likelihoods:
+      table["log_likelihood"] = rng.uniform(-3, 3, len(turns))
+    absolute_csv.write(os.path.join(work, f"absolute_{mode}.csv"), table)
 
 
 def _write_events(work):

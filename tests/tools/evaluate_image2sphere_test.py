@@ -97,8 +97,9 @@ class EvaluateImage2SphereTest(tf.test.TestCase):
     _, _, table = absolute_poses.run(
         absolute_poses.image2sphere_predictor(predictor), spec["image_size"],
         self.data_dir, "test", "cb", 2, batch_size=5)
-    batches = list(input_pipeline.make_dataset(self.data_dir, "test", 64,
-                                               shuffle=False))
+    # The split's fixed order (parallel reads otherwise may reorder it).
+    batches = list(input_pipeline.make_dataset(
+        self.data_dir, "test", 64, shuffle=False, deterministic=True))
     images = np.concatenate([b["image"].numpy() for b in batches])
     truth = np.concatenate([b["rotation"].numpy() for b in batches])
     # The same batches: an untrained network's density is nearly flat, so
