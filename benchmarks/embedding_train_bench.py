@@ -13,7 +13,9 @@ noise hits all alike; the median block rate is reported.  Variants:
   jit       --jit_compile
   spc<K>    --steps_per_call=K
   bf16      --mixed_precision=mixed_bfloat16
-  jit+spc<K>
+  targets   the teacher's targets precomputed (--precompute_targets): the
+            batches carry them, the step does not run the teacher
+  and any of them joined by "+", e.g. bf16+spc+targets
 
 It also times, in the same rounds, the teacher's forward pass alone and the
 network's SphericalPadding layers alone (forward and backward on tensors of
@@ -69,8 +71,9 @@ _BLOCK = flags.DEFINE_integer(
     " --steps_per_call).", lower_bound=1)
 _ROUNDS = flags.DEFINE_integer("rounds", 6, "Timed rounds.", lower_bound=1)
 _VARIANTS = flags.DEFINE_list(
-    "variants", ["today", "default", "jit", "spc", "bf16", "jit+spc"],
-    "Variants to time (spc: spc<K>).")
+    "variants", ["today", "default", "jit", "spc", "bf16", "targets",
+                 "bf16+spc+targets"],
+    "Variants to time (spc: spc<K>; options joined by '+').")
 
 
 def _batches(data_dir, batch_size):
@@ -84,15 +87,31 @@ def _batches(data_dir, batch_size):
       batch_size, drop_remainder=True).prefetch(2)
 
 
+def _with_targets(dataset, teacher_layer):
+  """`dataset` with each batch's teacher targets, computed once up front.
+
+  The first batches (as many as the in-memory set holds, or 16 of a data
+  directory's) are cached with their targets: the timed steps then read
+  them as tools/train_embedding.py --precompute_targets does.
+  """
+  batches = [dict(batch, targets=teacher_layer(batch["sphere"],
+                                               training=False))
+             for batch in dataset.take(16)]
+  stacked = {key: tf.stack([b[key] for b in batches]) for key in batches[0]}
+  return tf.data.Dataset.from_tensor_slices(stacked).repeat().prefetch(2)
+
+
 class _Variant:
   """One way of running training steps, timed a block at a time."""
 
   def __init__(self, name, teacher_layer, target_shape, dataset, block,
                jit_compile=False, steps_per_call=1, mixed_precision=None,
-               legacy=False):
+               legacy=False, targets=False):
     self.name = name
     self.rates = []  # images/s per timed block
     self._batch_size = dataset.element_spec["image"].shape[0]
+    if targets:
+      dataset = _with_targets(dataset, teacher_layer)
     tf.keras.mixed_precision.set_global_policy(mixed_precision or "float32")
     tf.keras.utils.set_random_seed(0)
     self.model = embedding_model.build_embedding_model(
@@ -189,14 +208,18 @@ def main(argv):
         "today": dict(legacy=True), "default": {},
         "jit": dict(jit_compile=True), "spc": dict(steps_per_call=spc),
         "bf16": dict(mixed_precision="mixed_bfloat16"),
-        "jit+spc": dict(jit_compile=True, steps_per_call=spc)}
-    unknown = sorted(set(_VARIANTS.value) - set(options))
+        "targets": dict(targets=True)}
+    unknown = sorted({part for name in _VARIANTS.value
+                      for part in name.split("+")} - set(options))
     if unknown:
       raise app.UsageError(f"--variants: unknown {unknown}; expected some"
-                           f" of {sorted(options)}")
-    variants = [_Variant(name.replace("spc", f"spc{spc}"), teacher_layer,
-                         target_shape, dataset, block, **options[name])
-                for name in _VARIANTS.value]
+                           f" of {sorted(options)}, joined by '+'")
+    variants = [
+        _Variant(name.replace("spc", f"spc{spc}"), teacher_layer,
+                 target_shape, dataset, block,
+                 **{key: value for part in name.split("+")
+                    for key, value in options[part].items()})
+        for name in _VARIANTS.value]
     sample = next(iter(dataset))
     teacher_probe = _Probe("teacher forward", tf.function(
         lambda: teacher_layer(sample["sphere"], training=False)), block)

@@ -59,6 +59,12 @@ _ANISOTROPIC_SCALE = flags.DEFINE_float(
 _NUM_WORKERS = flags.DEFINE_integer(
     "num_workers", None, "--views=on_the_fly: rendering processes (default: "
     "one per core).")
+_PRECOMPUTE_TARGETS = flags.DEFINE_bool(
+    "precompute_targets", False, "--views=dataset: compute the teacher's"
+    " maps of the train split once (cached in <model_dir>/teacher_targets,"
+    " ~16 KB per example for pose maps) instead of at every step; the same"
+    " targets.  Off by default: reading them made a 2-core CPU run slower"
+    " (BUILD_NOTES.md); try it where the teacher is the bottleneck.")
 _EVAL_EXAMPLES = training_flags.define_eval_examples_flag()
 
 
@@ -76,7 +82,8 @@ def embedding_training_from_flags():
       embedding=embedding, huber_delta=_HUBER_DELTA.value,
       views=_VIEWS.value, anisotropic_scale=_ANISOTROPIC_SCALE.value,
       num_workers=_NUM_WORKERS.value,
-      eval_examples=_EVAL_EXAMPLES.value or None)
+      eval_examples=_EVAL_EXAMPLES.value or None,
+      precompute_targets=_PRECOMPUTE_TARGETS.value)
   return training_flags.validated(settings)
 
 

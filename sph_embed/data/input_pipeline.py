@@ -114,22 +114,25 @@ def shard_paths(data_dir, split, metadata=None):
   return paths
 
 
-def training_batches(data_dir, batch_size, seed, start_step=0):
+def training_batches(data_dir, batch_size, seed, start_step=0, targets=None,
+                     targets_shape=None):
   """The train split's batches from `start_step` on, for a resumable run.
 
   Seeded, deterministic, repeated and with full batches: tf.data's seeded
   shuffle draws the same sequence of epoch orders every time, so skipping
   `start_step` batches gives exactly the batches an uninterrupted run would
-  see next.
+  see next.  `targets`, `targets_shape`: as for make_dataset.
   """
   return make_dataset(data_dir, "train", batch_size, shuffle=True,
                       deterministic=True, repeat=True, seed=seed,
-                      drop_remainder=True, skip_batches=start_step)
+                      drop_remainder=True, skip_batches=start_step,
+                      targets=targets, targets_shape=targets_shape)
 
 
 def make_dataset(data_dir, split, batch_size, shuffle=True,
                  deterministic=False, repeat=False, seed=None,
-                 shuffle_buffer=2048, drop_remainder=False, skip_batches=0):
+                 shuffle_buffer=2048, drop_remainder=False, skip_batches=0,
+                 targets=None, targets_shape=None):
   """Batched examples of one split (see the module docstring).
 
   Args:
@@ -145,31 +148,53 @@ def make_dataset(data_dir, split, batch_size, shuffle=True,
     drop_remainder: drop a last, smaller batch (static batch size).
     skip_batches: leave out this many first batches, skipped as serialized
       records before decoding (a late resume reads but never decodes them).
+    targets: optional per-shard files of precomputed teacher targets,
+      parallel to the split's shards (sph_embed.embedding.targets); each
+      example is read with its own target, in the same order as without.
+    targets_shape: the targets' map shape (T, T, C).
 
   Returns:
     tf.data.Dataset of dicts: `image` float32 [B, S, S, 1] in [0, 1],
     `sphere` float32 [B, n, n, 1], `rotation` float32 [B, 3, 3], `label`
     int32 [B] (index into the metadata's `categories`), `category` and
-    `instance` string [B], `dof` int32 [B].
+    `instance` string [B], `dof` int32 [B]; with `targets` also `targets`
+    float32 [B, T, T, C].
   """
   if batch_size < 1:
     raise ValueError(f"batch_size must be >= 1, got {batch_size}")
   metadata = read_metadata(data_dir)
   paths = shard_paths(data_dir, split, metadata)
   image_size, sphere_size = metadata["image_size"], metadata["sphere_size"]
-  files = tf.data.Dataset.from_tensor_slices(paths)
+  if targets is not None and len(targets) != len(paths):
+    raise ValueError(f"{len(targets)} target files for the {len(paths)}"
+                     f" shards of {data_dir} split {split!r}")
+  # Targets ride along with their shard's records, so the shuffles (seeded
+  # by position, not by content) give the same order as without them.
+  files = tf.data.Dataset.from_tensor_slices(
+      paths if targets is None else (paths, list(targets)))
   if shuffle:
     files = files.shuffle(len(paths), seed=seed)
+  read = (tf.data.TFRecordDataset if targets is None else
+          lambda path, target_path: tf.data.Dataset.zip(
+              (tf.data.TFRecordDataset(path),
+               tf.data.TFRecordDataset(target_path))))
   examples = files.interleave(
-      tf.data.TFRecordDataset, cycle_length=min(len(paths), _CYCLE_LENGTH),
+      read, cycle_length=min(len(paths), _CYCLE_LENGTH),
       num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
   if shuffle:
     examples = examples.shuffle(shuffle_buffer, seed=seed)
   if repeat:
     examples = examples.repeat()
   batches = examples.batch(batch_size, drop_remainder=drop_remainder)
+  def decode(serialized, serialized_targets=None):
+    batch = example_schema.decode_batch(serialized, image_size, sphere_size)
+    if serialized_targets is not None:
+      batch["targets"] = tf.reshape(
+          tf.io.decode_raw(serialized_targets, tf.float32),
+          [-1] + list(targets_shape))
+    return batch
+
   batches = batches.skip(skip_batches).map(
-      lambda serialized: example_schema.decode_batch(serialized, image_size,
-                                                     sphere_size),
-      num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+      decode, num_parallel_calls=tf.data.AUTOTUNE,
+      deterministic=deterministic)
   return batches.prefetch(tf.data.AUTOTUNE)

@@ -24,6 +24,7 @@ loads its newest (or a given) checkpoint.
 import dataclasses
 import functools
 import os
+import time
 
 from absl import logging
 import tensorflow as tf
@@ -31,6 +32,7 @@ import tensorflow as tf
 from sph_embed.data import input_pipeline
 from sph_embed.embedding import model as embedding_model
 from sph_embed.embedding import losses
+from sph_embed.embedding import targets as embedding_targets
 from sph_embed.teacher import export as teacher_export
 from sph_embed.training import checkpoints
 from sph_embed.training import loop as train_loop
@@ -60,6 +62,7 @@ class EmbeddingTraining:
   anisotropic_scale: float | None = None
   num_workers: int | None = None
   eval_examples: int | None = None
+  precompute_targets: bool = False
 
   def validate(self):
     """Raises ValueError naming the bad field."""
@@ -174,10 +177,17 @@ def restore_model(model_dir, checkpoint=None):
 
 
 def make_loss_fn(teacher, delta):
-  """train_loop.train's loss_fn: Huber loss, relative error per example."""
+  """train_loop.train's loss_fn: Huber loss, relative error per example.
+
+  The targets are the batch's precomputed `targets` (sph_embed.embedding.
+  targets) when it has them, else the teacher's maps of its `sphere`.
+  """
 
   def loss_fn(model, batch):
-    targets = tf.stop_gradient(teacher(batch["sphere"], training=False))
+    if "targets" in batch:
+      targets = batch["targets"]
+    else:
+      targets = tf.stop_gradient(teacher(batch["sphere"], training=False))
     predictions = model(batch["image"], training=True)
     return (losses.area_weighted_huber(predictions, targets, delta),
             {"relative_error": losses.relative_error(predictions, targets)})
@@ -219,8 +229,14 @@ def make_eval_fn(model, teacher, data_dir, batch_size, delta,
   return eval_fn
 
 
-def make_dataset_fn(config, settings, metadata):
-  """start_step -> the training batches from that step on (endless)."""
+def make_dataset_fn(config, settings, metadata, teacher=None,
+                    target_shape=None, strategy=None):
+  """start_step -> the training batches from that step on (endless).
+
+  With settings.precompute_targets (views='dataset', one worker) the
+  batches carry the teacher's targets, computed once into
+  <model_dir>/teacher_targets (sph_embed.embedding.targets).
+  """
   if settings.views == "on_the_fly":
     categories, instances = view_stream.instances_from_metadata(metadata)
     scale = (metadata.get("anisotropic_scale", 0.0)
@@ -236,8 +252,22 @@ def make_dataset_fn(config, settings, metadata):
                  " anisotropic scale %.3g", len(instances), scale)
     return stream.dataset
 
+  targets = None
+  if settings.precompute_targets:
+    if strategy is not None and checkpoints.is_multi_worker(strategy):
+      logging.info("Teacher targets computed every step: the cache is not"
+                   " shared between workers")
+    else:
+      start = time.perf_counter()
+      targets = embedding_targets.cached_targets(
+          config.data_dir, "train", teacher, settings.hub_module,
+          settings.output_key, target_shape,
+          os.path.join(config.model_dir, "teacher_targets"))
+      logging.info("Teacher targets of the train split ready in %.0f s",
+                   time.perf_counter() - start)
   return functools.partial(input_pipeline.training_batches, config.data_dir,
-                           config.batch_size, config.seed)
+                           config.batch_size, config.seed, targets=targets,
+                           targets_shape=target_shape)
 
 
 def train(config, settings, after_step=None):
@@ -291,7 +321,8 @@ def train(config, settings, after_step=None):
   result = train_loop.train(
       strategy=strategy, model=model, optimizer=optimizer,
       loss_fn=make_loss_fn(teacher, settings.huber_delta),
-      dataset_fn=make_dataset_fn(config, settings, metadata),
+      dataset_fn=make_dataset_fn(config, settings, metadata, teacher,
+                                 target_shape, strategy),
       num_steps=config.max_steps, metric_names=("relative_error",),
       eval_fn=make_eval_fn(model, teacher, config.data_dir,
                            config.batch_size, settings.huber_delta,
