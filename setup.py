@@ -28,7 +28,7 @@ setuptools.setup(
     # The CUDA build of the same TensorFlow (CUDA 12 and cuDNN 9 wheels from
     # PyPI; a recent NVIDIA driver is all the machine needs):
     #   pip install ".[gpu]"
-    extras_require={"test": ["pytest"],
+    extras_require={"test": ["pytest", "pytest-xdist==3.8.0"],
                     "gpu": ["tensorflow[and-cuda]==2.21.0"]},
     # The experiment configs (tools/reproduce.py --experiment=<name>).
     package_data={"sph_embed.experiments": ["configs/*.json"]},

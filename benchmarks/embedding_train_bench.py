@@ -44,6 +44,7 @@ import tensorflow as tf
 from sph_embed.common import cli
 from sph_embed.data import input_pipeline
 from sph_embed.embedding import model as embedding_model
+from sph_embed.embedding import targets as embedding_targets
 from sph_embed.embedding import training as embedding_training
 from sph_embed.sphere import layers as sphere_layers
 from sph_embed.teacher import export as teacher_export
@@ -97,6 +98,9 @@ def _with_targets(dataset, teacher_layer):
   batches = [dict(batch, targets=teacher_layer(batch["sphere"],
                                                training=False))
              for batch in dataset.take(16)]
+  for batch in batches:  # Flat, as the cache's records.
+    batch["targets"] = tf.reshape(batch["targets"],
+                                  [batch["targets"].shape[0], -1])
   stacked = {key: tf.stack([b[key] for b in batches]) for key in batches[0]}
   return tf.data.Dataset.from_tensor_slices(stacked).repeat().prefetch(2)
 
@@ -120,7 +124,10 @@ class _Variant:
     tf.keras.mixed_precision.set_global_policy("float32")
     optimizer = tf.keras.optimizers.legacy.Adam(1e-3, epsilon=1e-8)
     metrics = {k: tf.keras.metrics.Mean(k) for k in ("loss", "relative_error")}
-    loss_fn = embedding_training.make_loss_fn(teacher_layer, 1.0)
+    key = _OUTPUT_KEY.value
+    loss_fn = embedding_training.make_loss_fn(
+        lambda spheres: {key: teacher_layer(spheres, training=False)}, 1.0,
+        embedding_targets.TargetLayout(((key, tuple(target_shape)),)))
     strategy = tf.distribute.get_strategy()
     self._step = tf.Variable(0, dtype=tf.int64)
     self._block = block

@@ -62,6 +62,7 @@ from sph_embed.baselines import image2sphere
 from sph_embed.baselines import regression
 from sph_embed.common import cli
 from sph_embed.embedding import model as embedding_model
+from sph_embed.embedding import targets as embedding_targets
 from sph_embed.embedding import training as embedding_training
 from sph_embed.synthesis import model as synthesis_model
 from sph_embed.synthesis import training as synthesis_training
@@ -69,8 +70,8 @@ from sph_embed.teacher import model as teacher_model
 from sph_embed.teacher import training as teacher_training
 from sph_embed.training import loop as train_loop
 
-NETWORKS = ("teacher", "embedding", "synthesis", "regression",
-            "image2sphere")
+NETWORKS = ("teacher", "embedding", "embedding_two_heads", "synthesis",
+            "regression", "image2sphere")
 PRESET_NAMES = ("cpu", "paper")
 # Classes of the teacher of each preset (ModelNet40 for the paper, the
 # synthetic set's 11 categories for cpu).
@@ -78,11 +79,13 @@ NUM_CLASSES = {"cpu": 11, "paper": 40}
 BATCH = {"synthesis": 8}  # Others: 16.
 DEFAULT_BATCH = 16
 PAPER_STEPS = {"teacher": 15 * (9843 // 16), "embedding": 200_000,
+               "embedding_two_heads": 200_000,
                "synthesis": 200_000, "regression": 200_000,
                "image2sphere": 200_000}
 SCHEDULE_NOTE = {
     "teacher": "15 epochs x 9,843 ModelNet40 train models / 16",
     "embedding": "200k steps (paper)",
+    "embedding_two_heads": "200k steps (the pose network's)",
     "synthesis": "200k steps (paper)",
     "regression": "200k ASSUMED (B.1's count missing from our text)",
     "image2sphere": "regression's budget (200k, assumed)",
@@ -121,10 +124,11 @@ def _random_rotations(rng, batch):
   return q.astype(np.float32)
 
 
-def _teacher_output(teacher, key):
-  """The teacher Keras model as the hub layer the trainers call."""
-  def call(spheres, training=False):
-    return teacher(spheres, training=training)[key]
+def _teacher_maps(teacher, keys):
+  """The teacher Keras model as embedding_training.load_teacher_maps'."""
+  def call(spheres):
+    maps = teacher(spheres, training=False)
+    return {key: maps[key] for key in keys}
   return call
 
 
@@ -155,15 +159,23 @@ def _setup(network, preset, batch_size):
     return _Setup(model, teacher_training._loss_fn,
                   {"sphere": spheres, "label": labels}, ("accuracy",),
                   legacy_adam=False)
-  if network == "embedding":
-    shape = teacher_config.output_shapes(num_classes)["pose"]
+  if network in ("embedding", "embedding_two_heads"):
+    # embedding_two_heads: the pose and synthesis maps, one encoder.
+    keys = ("pose",) if network == "embedding" else ("pose", "synthesis")
+    shapes = teacher_config.output_shapes(num_classes)
     with _float32_policy():
       teacher = teacher_model.build_teacher(teacher_config, num_classes)
-    model = embedding_model.build_embedding_model(
-        embedding_model.preset(preset), shape[0], shape[2])
+    config = embedding_model.preset(preset)
+    model = (embedding_model.build_embedding_model(
+        config, shapes["pose"][0], shapes["pose"][2]) if len(keys) == 1 else
+             embedding_model.build_multi_head_model(
+                 config, [(k, shapes[k][0], shapes[k][2]) for k in keys]))
+    layout = embedding_targets.TargetLayout(
+        tuple((k, tuple(shapes[k])) for k in keys))
     return _Setup(model, embedding_training.make_loss_fn(
-        _teacher_output(teacher, "pose"), 1.0),
-                  {"image": images, "sphere": spheres}, ("relative_error",))
+        _teacher_maps(teacher, keys), 1.0, layout),
+                  {"image": images, "sphere": spheres},
+                  embedding_training.metric_names(keys))
   if network == "synthesis":
     shape = teacher_config.output_shapes(num_classes)["synthesis"]
     with _float32_policy():

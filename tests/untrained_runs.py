@@ -56,7 +56,7 @@ def embedding_run(model_dir, data_dir, hub_module, output_key, target_shape,
       hub_module=hub_module, output_key=output_key, embedding=TINY_ENCODER)
   spec = embedding_training.model_spec(
       settings, data_dir, input_pipeline.read_metadata(data_dir),
-      target_shape)
+      {output_key: target_shape})
   tf.keras.utils.set_random_seed(0)
   return save_run(model_dir, embedding_training.MODEL_SPEC, spec,
                   embedding_training.build_model(spec), steps)

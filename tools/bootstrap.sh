@@ -26,7 +26,8 @@ install_debian_packages() {
 
 install_python_packages() {
   if ! python3 -c "import sph_embed, tensorflow, tf_keras, tensorflow_hub, \
-pyshtools, trimesh, embreex, pyrender, tensorflow_graphics" 2>/dev/null; then
+pyshtools, trimesh, embreex, pyrender, tensorflow_graphics, xdist" \
+      2>/dev/null; then
     echo "[bootstrap] installing Python packages"
     python3 -m pip install -q -r requirements.txt
     python3 -m pip install -q --no-deps -r requirements-nodeps.txt
@@ -49,8 +50,11 @@ export PYOPENGL_PLATFORM="${PYOPENGL_PLATFORM:-egl}"
 case "$action" in
   test)
     # pytest exits 5 when it collected no test: that must fail, and does,
-    # because set -e propagates any non-zero exit.
-    exec python3 -m pytest -q -rs tests "$@"
+    # because set -e propagates any non-zero exit.  Two processes, a test
+    # file each at a time (its classes share their set-up): many tests wait
+    # on tool subprocesses starting TensorFlow on one core (BUILD_NOTES.md,
+    # "CI time").
+    exec python3 -m pytest -q -rs -n 2 --dist loadfile tests "$@"
     ;;
   pipeline)
     exec python3 tools/pipeline.py "$@"

@@ -68,15 +68,11 @@ def main(argv):
                if _BENCHMARK.value else None)
   try:
     embedding, embedding_spec = embedding_training.restore_model(
-        _EMBEDDING_MODEL_DIR.value)
+        _EMBEDDING_MODEL_DIR.value, output_key="synthesis")
     embedding_steps = synthesis_export.trained_steps(
         _EMBEDDING_MODEL_DIR.value)
   except (ValueError, OSError) as e:
     raise app.UsageError(f"--embedding_model_dir: {e}") from None
-  if embedding_spec["output_key"] != "synthesis":
-    raise app.UsageError(
-        f"--embedding_model_dir: {_EMBEDDING_MODEL_DIR.value} learned the"
-        f" teacher's {embedding_spec['output_key']!r} maps, not 'synthesis'")
   try:
     synthesis, synthesis_spec = synthesis_training.restore_model(
         _SYNTHESIS_MODEL_DIR.value)

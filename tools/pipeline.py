@@ -7,13 +7,18 @@ logged as "[k/N name]" with its wall time:
      (<work_dir>/data_2dof; --notwo_dof skips it);
   2. the teacher: the shipped TF-Hub module (default), or --train_teacher:
      tools/train_teacher.py then tools/export_teacher.py;
-  3. tools/train_embedding.py  image -> teacher `pose` maps (CPU preset);
+  3. tools/train_embedding.py  image -> teacher `pose` maps (CPU preset),
+     and the `synthesis` maps with a second decoder head on the same
+     encoder (--output_key=pose,synthesis; the encoder is ~90 % of a step
+     on a CPU, so the second head costs little); the teacher's maps of the
+     train split computed once (--precompute_targets); a checkpoint kept
+     every eighth of the run for tools/pose_curve.py;
   4. tools/train_regression.py the pose regression baseline, the same
      steps x batch (--nobaseline skips it); with --image2sphere also
      tools/train_image2sphere.py, the Image2Sphere baseline (same steps x
      batch; off by default: ~1 hour more on 2 CPU cores);
-  5. synthesis (--nosynthesis skips it): tools/train_embedding.py
-     --output_key=synthesis, tools/train_synthesis.py, tools/
+  5. synthesis (--nosynthesis skips it and the synthesis head):
+     tools/train_synthesis.py on the synthesis head's embeddings, tools/
      export_synthesis.py (<work_dir>/synthesis_module) and tools/
      synthesize.py turntables of one held-out view per category
      (<work_dir>/synthesis);
@@ -27,7 +32,9 @@ logged as "[k/N name]" with its wall time:
      errors per view (absolute_<mode>[_2dof].csv), and with --image2sphere
      tools/evaluate_image2sphere.py the same, plus plots of single views'
      distributions (<work_dir>/distributions_image2sphere);
-  8. tools/make_report.py      <work_dir>/report/index.html and report.md:
+  8. tools/pose_curve.py       the 3DOF IB error of the pose embedding at
+     each kept checkpoint (<work_dir>/pose_vs_steps.csv and .png);
+  9. tools/make_report.py      <work_dir>/report/index.html and report.md:
      the tables, error histograms, alignment figures, correlation slices,
      training curves and turntables.
 The tables and the networks' held-out errors are collected in
@@ -78,20 +85,24 @@ _TEST_INSTANCES = flags.DEFINE_integer(
 _VIEWS = flags.DEFINE_integer(
     "views_per_instance", 16, "Views per instance.", lower_bound=2)
 _EMBEDDING_STEPS = flags.DEFINE_integer(
-    "embedding_steps", 24000, "Embedding network training steps (24,000:"
-    " ~50 min on 2 CPU cores; 6,000 for a ~15 min run).",
-    lower_bound=1)
+    "embedding_steps", 12000, "Embedding network training steps, and the"
+    " regression baseline's (12,000: the whole job fits 90 minutes on 2 CPU"
+    " cores; the shipped modules had 24,000: BUILD_NOTES.md, \"The main"
+    " job in 90 minutes\").", lower_bound=1)
+# Checkpoints of the embedding network kept for tools/pose_curve.py.
+_CURVE_POINTS = 8
 _PRESET = flags.DEFINE_enum("preset", "cpu", ["cpu", "paper"],
                             "Network widths (every network).")
 _BASELINE = flags.DEFINE_bool(
     "baseline", True, "Train the pose regression baseline (the embedding"
     " network's steps x batch) and score it on the same pairs.")
 _SYNTHESIS = flags.DEFINE_bool(
-    "synthesis", True, "Train the synthesis embedding and synthesis"
-    " networks and write sample turntables to <work_dir>/synthesis.")
+    "synthesis", True, "Give the embedding network a synthesis head, train"
+    " the synthesis network on its embeddings and write sample turntables"
+    " to <work_dir>/synthesis.")
 _SYNTHESIS_STEPS = flags.DEFINE_integer(
-    "synthesis_steps", 8000, "Training steps of each synthesis network.",
-    lower_bound=1)
+    "synthesis_steps", 4000, "Training steps of the synthesis network"
+    " (batch 8).", lower_bound=1)
 _IMAGE2SPHERE = flags.DEFINE_bool(
     "image2sphere", False, "Train and evaluate the Image2Sphere baseline too"
     " (the same steps x batch as the embedding network; ~1 hour more at the"
@@ -170,8 +181,12 @@ def _stages(work):
   steps = _value(_EMBEDDING_STEPS)
   stages.append(("embedding", _tool(
       "train_embedding.py", hub_module=hub_module, data_dir=data[3],
-      model_dir=embedding_dir, output_key="pose", preset=_PRESET.value,
-      **_schedule(steps)), True))
+      model_dir=embedding_dir,
+      output_key="pose,synthesis" if _SYNTHESIS.value else "pose",
+      preset=_PRESET.value, precompute_targets=True,
+      # Kept for the error-vs-steps curve (tools/pose_curve.py).
+      checkpoint_every_steps=max(1, steps // _CURVE_POINTS),
+      keep_checkpoints=_CURVE_POINTS, **_schedule(steps)), True))
   regression_dir = os.path.join(work, "regression")
   if _BASELINE.value:
     # The same budget as the embedding network: steps x batch (both 16).
@@ -185,7 +200,7 @@ def _stages(work):
         model_dir=image2sphere_dir, preset=_PRESET.value,
         **_schedule(steps)), True))
   if _SYNTHESIS.value:
-    stages += _synthesis_stages(work, data[3], hub_module)
+    stages += _synthesis_stages(work, data[3], embedding_dir)
 
   for dof, suffix in ((3, ""), (2, "_2dof")):
     if dof not in data:
@@ -224,22 +239,23 @@ def _stages(work):
                   output=os.path.join(
                       work, f"pose_{protocol}_{mode}{suffix}.csv"),
                   overwrite=True, **extra), True))
+  # The pose embedding's error at every eighth of its steps (3DOF IB).
+  stages.append(("pose error vs steps", _tool(
+      "pose_curve.py", model_dir=embedding_dir, data_dir=data[3],
+      pairs=_value(_PAIRS), output=os.path.join(work, "pose_vs_steps.csv"),
+      plot=os.path.join(work, "pose_vs_steps.png"), overwrite=True), True))
   stages.append(("report", _tool("make_report.py", work_dir=work,
                                  overwrite=True), False))
   return stages
 
 
-def _synthesis_stages(work, data_dir, hub_module):
-  """Synthesis embedding and network, their module, sample turntables."""
-  embedding_dir = os.path.join(work, "embedding_synthesis")
+def _synthesis_stages(work, data_dir, embedding_dir):
+  """The synthesis network on the embedding network's synthesis head, the
+  module of both, sample turntables."""
   synthesis_dir = os.path.join(work, "synthesis_network")
   module = os.path.join(work, "synthesis_module")
   schedule = _schedule(_value(_SYNTHESIS_STEPS))
   return [
-      ("synthesis embedding", _tool(
-          "train_embedding.py", hub_module=hub_module, data_dir=data_dir,
-          model_dir=embedding_dir, output_key="synthesis",
-          preset=_PRESET.value, **schedule), True),
       ("synthesis network", _tool(
           "train_synthesis.py", data_dir=data_dir,
           embedding_model_dir=embedding_dir, model_dir=synthesis_dir,

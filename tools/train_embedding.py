@@ -13,8 +13,10 @@ Fresh views every step (random pose and anisotropic scaling, rendered in
 worker processes) instead of the dataset's fixed ones:
   ... --views=on_the_fly --anisotropic_scale=0.2
 
-On a CPU: --preset=cpu and fewer steps.  Rerunning the same command resumes
-from the newest checkpoint in --model_dir.
+On a CPU: --preset=cpu and fewer steps, and one network for the pose and
+the synthesis maps (--output_key=pose,synthesis: a decoder head each on one
+encoder).  Rerunning the same command resumes from the newest checkpoint in
+--model_dir.
 """
 
 from absl import app
@@ -33,8 +35,12 @@ _HUB_MODULE = flags.DEFINE_string(
     "hub_module", None, "Teacher TF-Hub module directory (written by the "
     "teacher trainer, e.g. hub_modules/teacher_synthetic).", required=True)
 _OUTPUT_KEY = flags.DEFINE_enum(
-    "output_key", "pose", list(embedding_training.OUTPUT_KEYS),
-    "Teacher output to learn: pose (16 x 16) or synthesis (32 x 32).")
+    "output_key", "pose",
+    list(embedding_training.OUTPUT_KEYS) + [
+        ",".join(embedding_training.OUTPUT_KEYS)],
+    "Teacher output to learn: pose (16 x 16) or synthesis (32 x 32); "
+    "pose,synthesis: both, one encoder and a decoder head each (the sum of "
+    "the heads' losses; about the cost of one network on a CPU).")
 _PRESET = flags.DEFINE_enum(
     "preset", "paper", sorted(embedding_model.PRESETS),
     "Network widths: paper (64 -> 256 channels, 1024 latent) or cpu.")
@@ -62,9 +68,10 @@ _NUM_WORKERS = flags.DEFINE_integer(
 _PRECOMPUTE_TARGETS = flags.DEFINE_bool(
     "precompute_targets", False, "--views=dataset: compute the teacher's"
     " maps of the train split once (cached in <model_dir>/teacher_targets,"
-    " ~16 KB per example for pose maps) instead of at every step; the same"
-    " targets.  Off by default: reading them made a 2-core CPU run slower"
-    " (BUILD_NOTES.md); try it where the teacher is the bottleneck.")
+    " ~16 KB per example for pose maps, 32 KB more for synthesis maps)"
+    " instead of at every step; the same targets and losses.  Faster where"
+    " the teacher's forward pass is a large share of the step (tools/"
+    "pipeline.py uses it; BUILD_NOTES.md, \"Precomputed teacher targets\").")
 _EVAL_EXAMPLES = training_flags.define_eval_examples_flag()
 
 

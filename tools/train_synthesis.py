@@ -46,7 +46,8 @@ _EMBEDDING_SOURCE = flags.DEFINE_enum(
     "maps of the ray-cast mesh (--hub_module).")
 _EMBEDDING_MODEL_DIR = flags.DEFINE_string(
     "embedding_model_dir", None, "--embedding_source=predicted: run "
-    "directory of tools/train_embedding.py --output_key=synthesis.")
+    "directory of tools/train_embedding.py --output_key=synthesis (or "
+    "pose,synthesis: its synthesis head).")
 _HUB_MODULE = flags.DEFINE_string(
     "hub_module", None, "--embedding_source=teacher: teacher TF-Hub module "
     "directory (e.g. hub_modules/teacher_synthetic).")

@@ -186,6 +186,7 @@ def make_dataset(data_dir, split, batch_size, shuffle=True,
   if repeat:
     examples = examples.repeat()
   batches = examples.batch(batch_size, drop_remainder=drop_remainder)
+
   def decode(serialized, serialized_targets=None):
     batch = example_schema.decode_batch(serialized, image_size, sphere_size)
     if serialized_targets is not None:

@@ -79,7 +79,8 @@ def training_run(model_dir, spec, steps):
   command = ["python3", "tools/train_embedding.py",
              f"--hub_module={spec['hub_module']}",
              f"--data_dir={spec['data_dir']}", f"--model_dir={model_dir}",
-             f"--output_key={spec['output_key']}",
+             "--output_key=" + ",".join(
+                 key for key, _, _ in embedding_training.spec_heads(spec)),
              *module_export.width_flags(config, embedding_model.PRESETS),
              f"--max_steps={steps}"]
   return module_export.run_summary(model_dir, spec, steps, command)
@@ -119,12 +120,12 @@ def export_run(model_dir, export_dir, description=DESCRIPTION,
     ValueError naming the run, its dataset or the results file.
   """
   results = files.read_json_object(results_file) if results_file else None
-  model, spec = embedding_training.restore_model(model_dir)
-  if spec["output_key"] != OUTPUT_KEY:
-    raise ValueError(f"{model_dir}: learned the teacher's"
-                     f" {spec['output_key']!r} maps, not {OUTPUT_KEY!r} (a"
-                     " synthesis embedding network goes into a synthesis"
-                     " module: tools/export_synthesis.py)")
+  try:  # A pose run, or the pose head of a pose,synthesis run.
+    model, spec = embedding_training.restore_model(model_dir,
+                                                   output_key=OUTPUT_KEY)
+  except ValueError as e:
+    raise ValueError(f"{e}; a synthesis embedding network goes into a"
+                     " synthesis module: tools/export_synthesis.py") from None
   steps = module_export.trained_steps(model_dir)
   facts = {
       "description": description,

@@ -299,7 +299,8 @@ def build_spherical_decoder(config, target_size, channels):
   return build_upsampler(config, target_size, channels, "sphere")
 
 
-def build_decoder(config, target_size, channels, domain="sphere"):
+def build_decoder(config, target_size, channels, domain="sphere",
+                  name="decoder"):
   """1 x 1 x latent_size -> T x T x channels maps on `domain`'s grid."""
   stages = num_decoder_stages(target_size)
   latent = keras.Input((1, 1, config.latent_size), name="latent")
@@ -310,7 +311,7 @@ def build_decoder(config, target_size, channels, domain="sphere"):
       name="stem_deconv")(latent)
   x = batch_norm_relu(x, "stem_deconv")
   x = build_upsampler(config, target_size, channels, domain)(x)
-  return keras.Model(latent, x, name="decoder")
+  return keras.Model(latent, x, name=name)
 
 
 def build_embedding_model(config, target_size, channels, image_size=64,
@@ -320,3 +321,37 @@ def build_embedding_model(config, target_size, channels, image_size=64,
   latent = build_encoder(config, image_size, image_channels)(image)
   maps = build_decoder(config, target_size, channels)(latent)
   return keras.Model(image, maps, name="sph_embedding_residual")
+
+
+def decoder_name(index, key):
+  """The decoder of head `index`: the first is 'decoder', as in a one-head
+  network, so its layers are named (and checkpointed) alike."""
+  return "decoder" if index == 0 else f"decoder_{key}"
+
+
+def build_multi_head_model(config, heads, image_size=64, image_channels=1):
+  """Image -> {key: [B, T, T, C]}: one encoder, one decoder per head.
+
+  The encoder dominates the step on a CPU (~90 % of a `cpu` preset step,
+  BUILD_NOTES.md, "One encoder, two heads"), so a second head of teacher
+  maps costs little more than the first.
+
+  Args:
+    heads: ((key, T, C), ...), at least two; keys unique.
+  """
+  if len(heads) < 2 or len({key for key, _, _ in heads}) != len(heads):
+    raise ValueError(f"a multi-head network needs two or more heads with"
+                     f" distinct keys, got {heads}")
+  image = keras.Input((image_size, image_size, image_channels), name="image")
+  latent = build_encoder(config, image_size, image_channels)(image)
+  maps = {key: build_decoder(config, size, channels,
+                             name=decoder_name(index, key))(latent)
+          for index, (key, size, channels) in enumerate(heads)}
+  return keras.Model(image, maps, name="sph_embedding_residual")
+
+
+def head_model(model, key):
+  """The one-head network (image -> head `key`'s maps) inside a
+  multi-head `model`, sharing its layers and weights."""
+  return keras.Model(model.inputs, model.output[key],
+                     name=f"sph_embedding_residual_{key}")

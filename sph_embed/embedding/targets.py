@@ -3,21 +3,26 @@
 A built dataset's ray-cast maps are fixed (input_pipeline does no
 augmentation), so the teacher's map of each example is the same at every
 epoch: computing it once takes the teacher's forward pass (~29 % of a `cpu`
-preset step, BUILD_NOTES.md) out of the training step.  Per shard of the
-split the cache holds
+preset step, BUILD_NOTES.md) out of the training step
+(tools/train_embedding.py --precompute_targets; measured in BUILD_NOTES.md,
+"Precomputed teacher targets").  A network with several heads gets all of
+its targets from one teacher pass, in one record per example (a
+TargetLayout: the heads' maps flattened and concatenated).  Per shard of
+the split the cache holds
 
-  <cache_dir>/<shard name>.<output_key>.targets       TFRecord: one record
-      per example, in the shard's order, the float32 [T, T, C] map as raw
-      bytes (input_pipeline.make_dataset(targets=...) zips it with the shard)
-  <cache_dir>/<shard name>.<output_key>.targets.json  what it was made from:
-      the teacher's digest, the shard's bytes and examples, the map shape
+  <cache_dir>/<shard name>.<output_keys>.targets       TFRecord: one record
+      per example, in the shard's order, the float32 maps as raw bytes
+      (input_pipeline.make_dataset(targets=...) zips it with the shard)
+  <cache_dir>/<shard name>.<output_keys>.targets.json  what it was made
+      from: the teacher's digest, the shard's bytes and examples, the heads
 
 and a shard's targets are reused only while that record matches; each file
 is written to a temporary name and renamed.
 """
 
+import dataclasses
 import hashlib
-import json
+import math
 import os
 
 import tensorflow as tf
@@ -38,32 +43,65 @@ def teacher_digest(hub_module):
   return digest.hexdigest()
 
 
-def _record_of(shard, examples, digest, output_key, shape):
+@dataclasses.dataclass(frozen=True)
+class TargetLayout:
+  """Where each head's maps lie in a flat target record.
+
+  Attributes:
+    heads: ((output_key, (T, T, C)), ...) in record order.
+  """
+  heads: tuple
+
+  @property
+  def keys(self):
+    return tuple(key for key, _ in self.heads)
+
+  @property
+  def sizes(self):
+    return [math.prod(shape) for _, shape in self.heads]
+
+  @property
+  def size(self):
+    """Floats per example."""
+    return sum(self.sizes)
+
+  def flatten(self, maps):
+    """{key: [B, T, T, C]} -> [B, size]."""
+    return tf.concat([tf.reshape(maps[key], [-1, size])
+                      for key, size in zip(self.keys, self.sizes)], axis=1)
+
+  def split(self, flat):
+    """[B, size] -> {key: [B, T, T, C]}."""
+    return {key: tf.reshape(part, [-1] + list(shape))
+            for (key, shape), part in zip(
+                self.heads, tf.split(flat, self.sizes, axis=1))}
+
+
+def _record_of(shard, examples, digest, layout):
   return {"shard": os.path.basename(shard),
           "shard_bytes": os.path.getsize(shard), "examples": examples,
-          "teacher_sha256": digest, "output_key": output_key,
-          "shape": list(shape)}
+          "teacher_sha256": digest, "output_key": ",".join(layout.keys),
+          "shape": [list(shape) for _, shape in layout.heads]}
 
 
-def _read_json(path):
+def _cache_record(path):
+  """The cache record at `path`; None when missing or unreadable (remake)."""
   try:
-    with open(path, encoding="utf-8") as f:
-      return json.load(f)
-  except (OSError, ValueError):
+    return files.read_json_object(path)
+  except ValueError:
     return None
 
 
-def cached_targets(data_dir, split, teacher, hub_module, output_key,
-                   target_shape, cache_dir, batch_size=64):
+def cached_targets(data_dir, split, teacher, hub_module, layout, cache_dir,
+                   batch_size=64):
   """Paths of the split's target files, one per shard, made where missing.
 
   Args:
     data_dir: dataset directory (tools/build_dataset.py).
     split: "train" or "test".
-    teacher: the teacher layer (embedding.training.load_teacher).
+    teacher: spheres -> {key: maps} (embedding.training.load_teacher_maps).
     hub_module: its module directory (the cache key's digest).
-    output_key: the teacher output `teacher` computes.
-    target_shape: its map shape (T, T, C).
+    layout: TargetLayout of the records (the teacher outputs, in order).
     cache_dir: where the files are (created if needed).
     batch_size: examples per teacher call.
 
@@ -74,16 +112,18 @@ def cached_targets(data_dir, split, teacher, hub_module, output_key,
   shards = input_pipeline.shard_paths(data_dir, split, metadata)
   os.makedirs(cache_dir, exist_ok=True)
   digest = teacher_digest(hub_module)
-  compute = tf.function(lambda spheres: teacher(spheres, training=False),
+  compute = tf.function(lambda spheres: layout.flatten(teacher(spheres)),
                         reduce_retracing=True)
   paths = []
   for shard in shards:
-    path = os.path.join(cache_dir,
-                        f"{os.path.basename(shard)}.{output_key}.targets")
-    examples = sum(_read_json(shard + ".json")
+    path = os.path.join(
+        cache_dir,
+        f"{os.path.basename(shard)}.{'+'.join(layout.keys)}.targets")
+    examples = sum(files.read_json_object(
+        shard + ".json", input_pipeline.DataError)
                    ["examples_per_category"].values())
-    record = _record_of(shard, examples, digest, output_key, target_shape)
-    if _read_json(path + ".json") != record or not os.path.isfile(path):
+    record = _record_of(shard, examples, digest, layout)
+    if _cache_record(path + ".json") != record or not os.path.isfile(path):
       batches = tf.data.TFRecordDataset(shard).batch(batch_size).map(
           lambda s: example_schema.decode_batch(
               s, metadata["image_size"], metadata["sphere_size"]))

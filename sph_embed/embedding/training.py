@@ -3,16 +3,20 @@
 As the original: for every example the teacher (a TF-Hub module run through
 `hub.KerasLayer`, frozen) maps the ray-cast map of the rotated mesh to its
 spherical feature maps (`pose` or `synthesis`), which are the targets of the
-embedding network fed the rendered view of the same rotated mesh.  Loss:
+embedding network fed the rendered view of the same rotated mesh.  With
+output_key "pose,synthesis" one network learns both: one encoder, a decoder
+(head) per output, the sum of the heads' losses; `restore_model(model_dir,
+output_key=...)` then gives the one-head network of either.  Loss:
 area-weighted Huber; metric: relative error (sph_embed.embedding.losses).  Adam with
 a piecewise-constant learning rate, checkpoints with automatic resume,
 TensorBoard scalars, progress and periodic evaluation on the held-out
 split all come from sph_embed.training.loop.
 
 A model directory holds:
-  embedding_model.json  what the network is (widths, sizes, teacher output)
-                        and what it was trained from; written before the
-                        first step, checked on every resume
+  embedding_model.json  what the network is (widths, sizes, teacher output;
+                        `heads` when it has several) and what it was
+                        trained from; written before the first step, checked
+                        on every resume
   checkpoints/          model + optimizer + step (sph_embed.training.loop)
   train/, eval/         TensorBoard scalars: loss, relative_error,
                         learning_rate (train); loss, relative_error (eval)
@@ -44,9 +48,11 @@ MODEL_SPEC = "embedding_model.json"
 SPEC_VERSION = 1
 OUTPUT_KEYS = ("pose", "synthesis")
 VIEW_SOURCES = ("dataset", "on_the_fly")
-# Keys of the model spec that define the network: a resume must match them.
-_ARCHITECTURE_KEYS = ("embedding", "image_size", "target_size", "channels",
-                      "output_key")
+# Keys every model spec has; with `heads` (several-head runs only) they
+# define the network: a resume must match them.
+_REQUIRED_KEYS = ("embedding", "image_size", "target_size", "channels",
+                  "output_key")
+_ARCHITECTURE_KEYS = _REQUIRED_KEYS + ("heads",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,11 +70,18 @@ class EmbeddingTraining:
   eval_examples: int | None = None
   precompute_targets: bool = False
 
+  @property
+  def output_keys(self):
+    """The teacher outputs learned, one head each (the first: primary)."""
+    return tuple(self.output_key.split(","))
+
   def validate(self):
     """Raises ValueError naming the bad field."""
-    if self.output_key not in OUTPUT_KEYS:
-      raise ValueError(f"output_key must be one of {OUTPUT_KEYS}, got"
-                       f" {self.output_key!r}")
+    keys = self.output_keys
+    if (not set(keys) <= set(OUTPUT_KEYS)
+        or len(set(keys)) != len(keys)):
+      raise ValueError(f"output_key must be one of {OUTPUT_KEYS} or several"
+                       f" of them joined by ',', got {self.output_key!r}")
     if self.views not in VIEW_SOURCES:
       raise ValueError(f"views must be one of {VIEW_SOURCES}, got"
                        f" {self.views!r}")
@@ -94,6 +107,37 @@ def load_teacher(hub_module, output_key):
   layer = teacher_export.load_teacher_layer(hub_module, output_key)
   probe = layer(tf.zeros((1,) + teacher_export.INPUT_SHAPE[1:]),
                 training=False)
+  return layer, _map_shape(hub_module, output_key, probe)
+
+
+def load_teacher_maps(hub_module, output_keys):
+  """(teacher, shapes): teacher(spheres) -> {key: maps [B, T, T, C]} of
+  `output_keys` in one forward pass, and {key: (T, T, C)}.
+
+  Raises:
+    teacher_export.ModuleError naming the module and the problem.
+  """
+  if len(output_keys) == 1:
+    key = output_keys[0]
+    layer, shape = load_teacher(hub_module, key)
+    return (lambda spheres: {key: layer(spheres, training=False)},
+            {key: shape})
+  layer = teacher_export.load_teacher_layer(hub_module, output_keys)
+  probe = layer(tf.zeros((1,) + teacher_export.INPUT_SHAPE[1:]),
+                training=False)
+  shapes = {key: _map_shape(hub_module, key, probe[key])
+            for key in output_keys}
+
+  def teacher(spheres):
+    maps = layer(spheres, training=False)
+    return {key: maps[key] for key in output_keys}
+
+  return teacher, shapes
+
+
+def _map_shape(hub_module, output_key, probe):
+  """The [T, T, C] shape of a teacher output, checked to be a DH map a
+  decoder can make."""
   shape = tuple(int(d) for d in probe.shape[1:])
   if len(shape) != 3 or shape[0] != shape[1]:
     raise teacher_export.ModuleError(
@@ -104,7 +148,7 @@ def load_teacher(hub_module, output_key):
   except ValueError as e:
     raise teacher_export.ModuleError(
         f"{hub_module}: output {output_key!r}: {e}") from None
-  return layer, shape
+  return shape
 
 
 def check_dataset(data_dir, teacher_grid):
@@ -124,27 +168,62 @@ def check_dataset(data_dir, teacher_grid):
   return metadata
 
 
-def model_spec(settings, data_dir, metadata, target_shape):
-  """The embedding_model.json contents of a run."""
-  return {
+def model_spec(settings, data_dir, metadata, target_shapes):
+  """The embedding_model.json contents of a run.
+
+  `target_shapes`: {key: (T, T, C)} of settings.output_keys.  The
+  top-level output_key, target_size and channels describe the first
+  head; a several-head run also lists all of them under `heads`.
+  """
+  keys = settings.output_keys
+  first = target_shapes[keys[0]]
+  spec = {
       "version": SPEC_VERSION,
       "embedding": dataclasses.asdict(settings.embedding),
       "image_size": metadata["image_size"],
-      "target_size": target_shape[0],
-      "channels": target_shape[2],
-      "output_key": settings.output_key,
+      "target_size": first[0],
+      "channels": first[2],
+      "output_key": keys[0],
       "hub_module": os.path.abspath(settings.hub_module),
       "data_dir": os.path.abspath(data_dir),
       "categories": metadata["categories"],
       "huber_delta": settings.huber_delta,
   }
+  if len(keys) > 1:
+    spec["heads"] = [[key, target_shapes[key][0], target_shapes[key][2]]
+                     for key in keys]
+  return spec
+
+
+def spec_heads(spec):
+  """[(key, T, C)] of the heads a model spec describes, first = primary."""
+  return [tuple(head) for head in spec.get("heads", [
+      (spec["output_key"], spec["target_size"], spec["channels"])])]
+
+
+def head_spec(spec, output_key, where="the run"):
+  """The spec as seen by head `output_key`'s one-head network.
+
+  Raises:
+    ValueError starting with `where`: the run has no such head.
+  """
+  heads = {key: (size, channels) for key, size, channels in spec_heads(spec)}
+  if output_key not in heads:
+    raise ValueError(
+        f"{where} learned the teacher's"
+        f" {' and '.join(repr(k) for k in heads)} maps, not"
+        f" {output_key!r} (train one with tools/train_embedding.py"
+        f" --output_key={output_key})")
+  size, channels = heads[output_key]
+  return dict(spec, output_key=output_key, target_size=size,
+              channels=channels)
 
 
 def read_model_spec(model_dir):
   """The embedding_model.json of a model directory, checked."""
   return run_spec.read_model_spec(
       model_dir, MODEL_SPEC, SPEC_VERSION, "tools/train_embedding.py",
-      _ARCHITECTURE_KEYS)
+      _REQUIRED_KEYS)
 
 
 def _check_resume(model_dir, spec):
@@ -157,59 +236,107 @@ def _check_resume(model_dir, spec):
 
 
 def build_model(spec):
-  """The embedding network a model spec describes."""
+  """The embedding network a model spec describes: image -> maps, or
+  image -> {key: maps} when it has several heads."""
   config = embedding_model.EmbeddingConfig(**spec["embedding"])
+  heads = spec_heads(spec)
+  if len(heads) > 1:
+    return embedding_model.build_multi_head_model(
+        config, heads, image_size=spec["image_size"])
   return embedding_model.build_embedding_model(
       config, spec["target_size"], spec["channels"],
       image_size=spec["image_size"])
 
 
-def restore_model(model_dir, checkpoint=None):
-  """(model, spec): the network of `model_dir` with trained weights.
+def restore_model(model_dir, checkpoint=None, output_key=None):
+  """(model, spec): one head of the network of `model_dir`, trained.
 
   Args:
     model_dir: a directory written by `train`.
     checkpoint: a checkpoint path prefix (default: the newest in
       model_dir/checkpoints).
+    output_key: the head (teacher output) wanted; default: the run's
+      first.  The model maps images to that head's maps, and the spec's
+      output_key, target_size and channels are that head's.
+
+  Raises:
+    ValueError naming the run: it has no head `output_key`, or cannot be
+    restored.
   """
-  return checkpoints.restore_run(model_dir, read_model_spec, build_model,
-                                 "embedding network", checkpoint)
+  spec = read_model_spec(model_dir)
+  key = output_key or spec["output_key"]
+  view = head_spec(spec, key, model_dir)
+  model = checkpoints.restore_weights(build_model(spec), model_dir,
+                                     checkpoint, "embedding network")
+  if len(spec_heads(spec)) > 1:
+    model = embedding_model.head_model(model, key)
+  return model, view
 
 
-def make_loss_fn(teacher, delta):
+def metric_names(output_keys):
+  """The per-head relative-error metrics: `relative_error` for the first
+  head, `relative_error_<key>` for the others."""
+  return tuple("relative_error" if index == 0 else f"relative_error_{key}"
+               for index, key in enumerate(output_keys))
+
+
+def _by_head(outputs, output_keys):
+  """A one-head network's maps as {key: maps}, like a multi-head one's."""
+  return outputs if isinstance(outputs, dict) else {output_keys[0]: outputs}
+
+
+def head_losses(predictions, targets, output_keys, delta):
+  """(per-example loss [B]: the sum of the heads' area-weighted Huber
+  losses, {metric name: per-example relative error [B]})."""
+  loss = tf.add_n([losses.area_weighted_huber(predictions[key],
+                                              targets[key], delta)
+                   for key in output_keys])
+  return loss, {name: losses.relative_error(predictions[key], targets[key])
+                for name, key in zip(metric_names(output_keys), output_keys)}
+
+
+def make_loss_fn(teacher, delta, layout):
   """train_loop.train's loss_fn: Huber loss, relative error per example.
 
+  Args:
+    teacher: spheres -> {key: maps} (load_teacher_maps).
+    delta: the Huber breakpoint.
+    layout: embedding_targets.TargetLayout of the heads.
+
   The targets are the batch's precomputed `targets` (sph_embed.embedding.
-  targets) when it has them, else the teacher's maps of its `sphere`.
+  targets, flat, split by `layout`) when it has them, else the teacher's
+  maps of its `sphere`.
   """
 
   def loss_fn(model, batch):
     if "targets" in batch:
-      targets = batch["targets"]
+      targets = layout.split(batch["targets"])
     else:
-      targets = tf.stop_gradient(teacher(batch["sphere"], training=False))
-    predictions = model(batch["image"], training=True)
-    return (losses.area_weighted_huber(predictions, targets, delta),
-            {"relative_error": losses.relative_error(predictions, targets)})
+      targets = tf.nest.map_structure(tf.stop_gradient,
+                                      teacher(batch["sphere"]))
+    predictions = _by_head(model(batch["image"], training=True),
+                           layout.keys)
+    return head_losses(predictions, targets, layout.keys, delta)
 
   return loss_fn
 
 
-def make_eval_fn(model, teacher, data_dir, batch_size, delta,
+def make_eval_fn(model, teacher, output_keys, data_dir, batch_size, delta,
                  max_examples=None):
-  """step -> {loss, relative_error} over the held-out (test) split.
+  """step -> {loss, relative error per head} over the held-out (test) split.
 
   The model runs in inference mode; the first `max_examples` examples of the
-  split in a fixed order are used (all when None).
+  split in a fixed order are used (all when None).  `teacher`: spheres ->
+  {key: maps} (load_teacher_maps).
   """
 
   @tf.function(reduce_retracing=True)
   def compute(images, spheres):
-    targets = teacher(spheres, training=False)
     # float32 also under a mixed-precision policy (LoopConfig).
-    predictions = tf.cast(model(images, training=False), tf.float32)
-    return (losses.area_weighted_huber(predictions, targets, delta),
-            losses.relative_error(predictions, targets))
+    predictions = tf.nest.map_structure(
+        lambda maps: tf.cast(maps, tf.float32),
+        _by_head(model(images, training=False), output_keys))
+    return head_losses(predictions, teacher(spheres), output_keys, delta)
 
   def eval_fn(step):
     del step  # The same examples every time.
@@ -217,20 +344,21 @@ def make_eval_fn(model, teacher, data_dir, batch_size, delta,
                                       shuffle=False, deterministic=True)
     if max_examples:
       batches = batches.unbatch().take(max_examples).batch(batch_size)
-    totals = {"loss": 0.0, "relative_error": 0.0}
+    totals = dict.fromkeys(("loss",) + metric_names(output_keys), 0.0)
     count = 0
     for batch in batches:
       loss, relative = compute(batch["image"], batch["sphere"])
       totals["loss"] += float(tf.reduce_sum(loss))
-      totals["relative_error"] += float(tf.reduce_sum(relative))
+      for name, values in relative.items():
+        totals[name] += float(tf.reduce_sum(values))
       count += int(loss.shape[0])
     return {name: total / count for name, total in totals.items()}
 
   return eval_fn
 
 
-def make_dataset_fn(config, settings, metadata, teacher=None,
-                    target_shape=None, strategy=None):
+def make_dataset_fn(config, settings, metadata, teacher=None, layout=None,
+                    strategy=None):
   """start_step -> the training batches from that step on (endless).
 
   With settings.precompute_targets (views='dataset', one worker) the
@@ -260,14 +388,14 @@ def make_dataset_fn(config, settings, metadata, teacher=None,
     else:
       start = time.perf_counter()
       targets = embedding_targets.cached_targets(
-          config.data_dir, "train", teacher, settings.hub_module,
-          settings.output_key, target_shape,
+          config.data_dir, "train", teacher, settings.hub_module, layout,
           os.path.join(config.model_dir, "teacher_targets"))
       logging.info("Teacher targets of the train split ready in %.0f s",
                    time.perf_counter() - start)
-  return functools.partial(input_pipeline.training_batches, config.data_dir,
-                           config.batch_size, config.seed, targets=targets,
-                           targets_shape=target_shape)
+  return functools.partial(
+      input_pipeline.training_batches, config.data_dir, config.batch_size,
+      config.seed, targets=targets,
+      targets_shape=(layout.size,) if targets else None)
 
 
 def train(config, settings, after_step=None):
@@ -298,10 +426,12 @@ def train(config, settings, after_step=None):
   # module loaded inside a MirroredStrategy's scope fails when called (its
   # functions get traced in the cross-replica context).  Its variables are
   # only read, so plain variables serve every replica.
-  teacher, target_shape = load_teacher(settings.hub_module,
-                                       settings.output_key)
+  teacher, target_shapes = load_teacher_maps(settings.hub_module,
+                                             settings.output_keys)
+  layout = embedding_targets.TargetLayout(
+      tuple((key, target_shapes[key]) for key in settings.output_keys))
   metadata = check_dataset(config.data_dir, teacher_export.INPUT_SHAPE[1])
-  spec = model_spec(settings, config.data_dir, metadata, target_shape)
+  spec = model_spec(settings, config.data_dir, metadata, target_shapes)
   _check_resume(config.model_dir, spec)
   with strategy.scope():
     model = build_model(spec)
@@ -312,21 +442,22 @@ def train(config, settings, after_step=None):
         learning_rate=config.learning_rate(), beta_1=config.adam_beta1,
         epsilon=config.adam_epsilon)
   logging.info("Embedding network %s: %d parameters, %d x %d image -> %s"
-               " (teacher output %r); training views: %s (dataset built"
+               " (teacher outputs); training views: %s (dataset built"
                " with anisotropic scale %s)", settings.embedding,
                model.count_params(), metadata["image_size"],
-               metadata["image_size"], list(target_shape),
-               settings.output_key, settings.views,
-               metadata.get("anisotropic_scale"))
+               metadata["image_size"],
+               {key: list(shape) for key, shape in target_shapes.items()},
+               settings.views, metadata.get("anisotropic_scale"))
   result = train_loop.train(
       strategy=strategy, model=model, optimizer=optimizer,
-      loss_fn=make_loss_fn(teacher, settings.huber_delta),
+      loss_fn=make_loss_fn(teacher, settings.huber_delta, layout),
       dataset_fn=make_dataset_fn(config, settings, metadata, teacher,
-                                 target_shape, strategy),
-      num_steps=config.max_steps, metric_names=("relative_error",),
-      eval_fn=make_eval_fn(model, teacher, config.data_dir,
-                           config.batch_size, settings.huber_delta,
-                           settings.eval_examples),
+                                 layout, strategy),
+      num_steps=config.max_steps,
+      metric_names=metric_names(settings.output_keys),
+      eval_fn=make_eval_fn(model, teacher, settings.output_keys,
+                           config.data_dir, config.batch_size,
+                           settings.huber_delta, settings.eval_examples),
       after_step=after_step, **config.train_arguments())
   steps = result.final_step - result.start_step
   if steps and result.seconds > 0:

@@ -227,6 +227,27 @@ def read_training_curves(work_dir, skipped=("data", "report", ".")):
   return curves
 
 
+def pose_curve_figure(rows, title, path):
+  """Median error and acc@15 against the training step
+  (sph_embed.report.pose_curve's rows)."""
+  steps = [row["step"] for row in rows]
+  fig = figure_lib.Figure(figsize=(6.0, 3.2), layout="constrained")
+  ax = fig.add_subplot()
+  ax.plot(steps, [row["median_deg"] for row in rows], "o-",
+          color="tab:blue")
+  ax.set_xlabel("training step")
+  ax.set_ylabel("median error (deg)", color="tab:blue")
+  ax.set_ylim(0, max(180.0 if rows else 0.0,
+                     *[row["median_deg"] for row in rows]))
+  accuracy = ax.twinx()
+  accuracy.plot(steps, [row["acc15"] for row in rows], "s--",
+                color="tab:orange")
+  accuracy.set_ylabel("acc@15 (%)", color="tab:orange")
+  accuracy.set_ylim(0, 100)
+  ax.set_title(title, fontsize=9)
+  _save(fig, path)
+
+
 def training_figure(name, runs, path):
   """One panel per tag, one line per run (e.g. train, eval) of a model."""
   tags = sorted({tag for run in runs.values() for tag in run})

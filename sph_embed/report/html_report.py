@@ -26,6 +26,8 @@ disk.  Each section appears only when its data exist:
                 (sph_embed.pose.correlation, no upsampling);
   training      curves of every TensorBoard scalar under the work directory
                 (e.g. embedding/train, embedding/eval);
+  pose vs steps the pose embedding's 3DOF IB error at its kept checkpoints
+                (<work_dir>/pose_vs_steps.csv, tools/pose_curve.py);
   distributions PNGs in <work_dir>/distributions/ (tools/correlate.py
                 --distribution_plots), in <work_dir>/
                 distributions_image2sphere/ (tools/evaluate_image2sphere.py
@@ -55,8 +57,10 @@ from sph_embed.report import absolute_csv
 from sph_embed.report import correlate_embeddings
 from sph_embed.report import figures
 from sph_embed.report import paper_results
+from sph_embed.report import pose_curve
 
 REPORT_DIR = "report"
+POSE_CURVE_CSV = "pose_vs_steps.csv"  # tools/pose_curve.py, in the pipeline
 # pose_<protocol>_<mode>[_2dof].csv; a mode may hold underscores.
 CSV_PATTERN = re.compile(
     r"pose_(?P<protocol>ib|cb)_(?P<mode>[a-z0-9_]+?)(?P<dof>_2dof)?\.csv")
@@ -484,6 +488,9 @@ def build_sections(work_dir, staging):
       figures.training_figure(model, runs, os.path.join(staging, name))
       training.image(name, f"training curves, {model}")
     sections.append(training)
+  curve = _pose_curve_section(work_dir, staging)
+  if curve:
+    sections.append(curve)
 
   distributions = _Section("Pose distributions")
   if _copy_images(os.path.join(work_dir, "distributions"), ("*.png",),
@@ -521,6 +528,30 @@ img { max-width: 100%; display: block; margin: 0.5em 0 1.5em; }
 .result { display: flex; flex-wrap: wrap; gap: 2em; align-items: flex-start; }
 h2 { border-bottom: 2px solid #ccc; margin-top: 1.5em; }
 """
+
+
+def _pose_curve_section(work_dir, staging):
+  """The pose embedding's error at its kept checkpoints (tools/
+  pose_curve.py's <work_dir>/pose_vs_steps.csv), or None."""
+  path = os.path.join(work_dir, POSE_CURVE_CSV)
+  if not os.path.isfile(path):
+    return None
+  rows = pose_curve.read_csv(path)
+  section = _Section("Pose error vs training steps")
+  section.text("3DOF instance-based relative pose of the held-out views,"
+               " scored at each kept checkpoint of the embedding network"
+               " exactly as the final one (tools/pose_curve.py).")
+  section.table(("step", "pairs", "median (deg)", "acc@15 (%)",
+                 "acc@30 (%)"),
+                [(str(row["step"]), str(row["pairs"]),
+                  f"{row['median_deg']:.2f}",
+                  f"{row['acc15']:.1f}", f"{row['acc30']:.1f}")
+                 for row in rows])
+  name = "pose_vs_steps.png"
+  figures.pose_curve_figure(rows, "relative pose error vs training step",
+                            os.path.join(staging, name))
+  section.image(name, "pose error vs training step")
+  return section
 
 
 def _absolute_section(work_dir):

@@ -5,7 +5,8 @@ object has two `@tf.function`s, both in inference mode:
 
   embed(images)       float32 [b, S, S, 1] views in [0, 1] -> [b, T, T, C]:
                       the synthesis embedding network (a tools/
-                      train_embedding.py --output_key=synthesis run);
+                      train_embedding.py --output_key=synthesis run, or the
+                      synthesis head of a pose,synthesis run);
   decode(embeddings)  float32 [b, T, T, C] -> [b, S, S, 1] in [0, 1]: the
                       synthesis network, fed embeddings that are already
                       band-limited or rotated (sph_embed.synthesis.rotate);

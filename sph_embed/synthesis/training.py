@@ -7,8 +7,10 @@ embedding before decoding then gives novel views (sph_embed.synthesis.
 rotate, `model.decode`).  The embeddings come from (`embedding_source`):
 
   predicted  the synthesis embedding network (an embedding-network run of
-             tools/train_embedding.py --output_key=synthesis) run on the
-             view itself, as the paper (slightly better than the teacher's);
+             tools/train_embedding.py --output_key=synthesis, or the
+             synthesis head of an --output_key=pose,synthesis run) run on
+             the view itself, as the paper (slightly better than the
+             teacher's);
   teacher    the TF-Hub teacher's `synthesis` maps of the ray-cast map of
              the same rotated mesh.
 
@@ -117,15 +119,11 @@ def load_embedder(settings):
     return Embedder(layer, "sphere", shape, None)
   model_dir = settings.embedding_model_dir
   try:
-    model, spec = embedding_training.restore_model(model_dir)
+    # A synthesis run, or the synthesis head of a pose,synthesis run.
+    model, spec = embedding_training.restore_model(model_dir,
+                                                   output_key="synthesis")
   except (ValueError, OSError) as e:
     raise ValueError(f"embedding_model_dir: {e}") from None
-  if spec["output_key"] != "synthesis":
-    raise ValueError(
-        f"embedding_model_dir: {model_dir} learned the teacher's"
-        f" {spec['output_key']!r} maps; the synthesis network decodes"
-        " 'synthesis' maps (train one with tools/train_embedding.py"
-        " --output_key=synthesis)")
   model.trainable = False
   shape = (spec["target_size"], spec["target_size"], spec["channels"])
   return Embedder(model, "image", shape, spec["image_size"])

@@ -144,7 +144,8 @@ def load_teacher_layer(path, output_key, trainable=False):
   Args:
     path: module directory (as written by `export_teacher`).
     output_key: one of the module's output keys ("pose", "synthesis",
-      "logits").
+      "logits"), or a tuple of them: the layer then returns the module's
+      dict of outputs (one forward pass for all).
     trainable: whether to fine-tune the module's variables.
 
   Raises:
@@ -178,9 +179,13 @@ def load_teacher_layer(path, output_key, trainable=False):
   if not isinstance(outputs, dict):
     raise ModuleError(f"{path}: __call__ returns {type(outputs).__name__},"
                       " not a dict of outputs")
-  if output_key not in outputs:
-    raise ModuleError(f"{path}: the module has no output {output_key!r}"
-                      f" (outputs: {sorted(outputs)})")
+  wanted = output_key if isinstance(output_key, tuple) else (output_key,)
+  for key in wanted:
+    if key not in outputs:
+      raise ModuleError(f"{path}: the module has no output {key!r}"
+                        f" (outputs: {sorted(outputs)})")
   # float32 under any mixed-precision policy: the module takes float32.
-  return TeacherLayer(loaded, path, input_shape, trainable=trainable,
-                      output_key=output_key, dtype="float32")
+  return TeacherLayer(
+      loaded, path, input_shape, trainable=trainable,
+      output_key=None if isinstance(output_key, tuple) else output_key,
+      dtype="float32")

@@ -39,7 +39,8 @@ def write_or_check_run_spec(path, spec, keys):
   Args:
     path: the spec file in the model directory.
     spec: this run's spec (JSON-serialisable, with a "version").
-    keys: the keys that define the model: a resume must match them.
+    keys: the keys that define the model: a resume must match them (a
+      key absent from both specs matches).
 
   Returns:
     The resumed run's spec, or None for a new run.
@@ -54,12 +55,12 @@ def write_or_check_run_spec(path, spec, keys):
     files.write_json_atomic(path, spec)
     return None
   previous = read_run_spec(path, spec["version"], "")
-  changed = [k for k in keys if previous.get(k) != spec[k]]
+  changed = [k for k in keys if previous.get(k) != spec.get(k)]
   if changed:
     raise ValueError(
         f"{path}: the run in {os.path.dirname(path)} has a different"
         f" {', '.join(changed)} (was {[previous.get(k) for k in changed]},"
-        f" now {[spec[k] for k in changed]}); use another --model_dir or"
+        f" now {[spec.get(k) for k in changed]}); use another --model_dir or"
         " the same settings to resume")
   return previous
 

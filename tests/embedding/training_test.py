@@ -67,21 +67,19 @@ def run_tool(name, *args):
   return mesh_test_util.run_script(os.path.join("tools", name), *args)
 
 
-class TrainEmbeddingTest(tf.test.TestCase):
+class TinyRunTestCase(tf.test.TestCase):
+  """A tiny dataset (cls.data_dir) and teacher (cls.hub_module) in a
+  class-wide temporary directory (cls.root), and the settings of tiny
+  embedding runs on them (`config`)."""
 
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    cls.root = tempfile.mkdtemp(prefix="train_embedding_test_")
+    cls.root = tempfile.mkdtemp(prefix=f"{cls.__name__}_")
     cls.data_dir = os.path.join(cls.root, "data")
     cls.hub_module = os.path.join(cls.root, "teacher")
     build_tiny_dataset(cls.data_dir)
     export_tiny_teacher(cls.hub_module)
-    cls.images = next(iter(input_pipeline.make_dataset(
-        cls.data_dir, "test", 4, shuffle=False)))["image"]
-    cls.reference_dir = os.path.join(cls.root, "reference")
-    cls.reference_model, cls.reference = embedding_training.train(
-        *cls.config(cls.reference_dir))
 
   @classmethod
   def tearDownClass(cls):
@@ -105,6 +103,18 @@ class TrainEmbeddingTest(tf.test.TestCase):
                                      if k in loop_fields}),
         dataclasses.replace(settings, **{k: v for k, v in overrides.items()
                                          if k not in loop_fields}))
+
+
+class TrainEmbeddingTest(TinyRunTestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.images = next(iter(input_pipeline.make_dataset(
+        cls.data_dir, "test", 4, shuffle=False)))["image"]
+    cls.reference_dir = os.path.join(cls.root, "reference")
+    cls.reference_model, cls.reference = embedding_training.train(
+        *cls.config(cls.reference_dir))
 
   def test_training_lowers_the_loss(self):
     self.assertEqual((self.reference.start_step, self.reference.final_step),

@@ -17,6 +17,7 @@ from sph_embed.pose import evaluation as pose_evaluation
 from sph_embed.report import absolute_csv
 from sph_embed.report import figures
 from sph_embed.report import html_report
+from sph_embed.report import pose_curve
 from sph_embed.sphere import rotations
 from tests import mesh_test_util
 from tests.report import report_fixture
@@ -247,6 +248,34 @@ class WriteReportTest(tf.test.TestCase):
     html_report.write_report(work, overwrite=True)
     self.assertTrue(os.path.isfile(os.path.join(work, "report",
                                                 "index.html")))
+
+
+class PoseCurveSectionTest(tf.test.TestCase):
+
+  def test_curve_table_and_figure_from_the_csv(self):
+    work = report_fixture.make_work_dir(
+        os.path.join(mesh_test_util.temp_dir(self), "run"), events=False,
+        extras=False)
+    rows = [{"step": 500, "pairs": 12, "median_deg": 90.5, "acc15": 8.25,
+             "acc30": 16.5},
+            {"step": 1000, "pairs": 12, "median_deg": 20.125, "acc15": 41.5,
+             "acc30": 66.75}]
+    pose_curve.write_csv(os.path.join(work, "pose_vs_steps.csv"), rows)
+    report = html_report.write_report(work)
+    with open(os.path.join(report, "report.md"), encoding="utf-8") as f:
+      markdown = f.read()
+    self.assertIn("## Pose error vs training steps", markdown)
+    header, table = report_fixture.markdown_tables(markdown)[-1]
+    self.assertEqual(header[0], "step")
+    self.assertEqual(table, [["500", "12", "90.50", "8.2", "16.5"],
+                             ["1000", "12", "20.12", "41.5", "66.8"]])
+    self.assertTrue(os.path.isfile(os.path.join(report,
+                                                "pose_vs_steps.png")))
+    # A malformed curve is named, and no report is written.
+    mesh_test_util.write_file(work, "pose_vs_steps.csv", "step,median\n1,2\n")
+    with self.assertRaisesRegex(ValueError,
+                                "pose_vs_steps.csv: not a pose-vs-steps"):
+      html_report.write_report(work, overwrite=True)
 
 
 class BadWorkDirTest(tf.test.TestCase):

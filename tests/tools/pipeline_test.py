@@ -2,6 +2,8 @@
 runs in order on real data, the summary holds the tables, the report and the
 embeddings file exist, and every table cell of the report is finite."""
 
+import csv
+import json
 import os
 import subprocess
 import sys
@@ -59,11 +61,24 @@ class PipelineTest(tf.test.TestCase):
          if n.endswith(".gif")], ["car", "chair"])
     self.assertTrue(os.path.isfile(os.path.join(work, "synthesis_module",
                                                 "manifest.json")))
+    # One embedding network with a pose and a synthesis head: the
+    # synthesis network and module use its synthesis head.
+    with open(os.path.join(work, "embedding", "embedding_model.json")) as f:
+      self.assertEqual([head[0] for head in json.load(f)["heads"]],
+                       ["pose", "synthesis"])
+    with open(os.path.join(work, "synthesis_module", "manifest.json")) as f:
+      self.assertEqual(json.load(f)["embed"]["output"][1:], [32, 32, 8])
+    # The error-vs-steps curve: one row per kept checkpoint (every 6 of the
+    # 50 steps, the newest 8 kept).
+    with open(os.path.join(work, "pose_vs_steps.csv")) as f:
+      self.assertEqual([int(row["step"]) for row in csv.DictReader(f)],
+                       [12, 18, 24, 30, 36, 42, 48, 50])
     with open(os.path.join(work, "results.md")) as f:
       summary = f.read()
     self.assertIn("relative L2", summary)
+    self.assertNotIn("## synthesis embedding", summary)
     for step in ("## embedding", "## regression", "## image2sphere",
-                 "## synthesis network",
+                 "## synthesis network", "## pose error vs steps",
                  "## save embeddings 3DOF", "## save embeddings 2DOF",
                  "## relative pose 3DOF IB image",
                  "## relative pose 2DOF CB regression",
@@ -73,12 +88,13 @@ class PipelineTest(tf.test.TestCase):
     # The overview and one table per evaluation of the pipeline, then the
     # absolute-pose overview and one table per baseline and DOF.
     markdown = report_fixture.check_report(
-        self, work, 1 + len(csvs) + 1 + len(absolute))
+        self, work, 1 + len(csvs) + 1 + len(absolute) + 1)  # + the curve.
     self.assertCountEqual(  # One view per category.
         [n.split("_")[0] for n in os.listdir(
             os.path.join(work, "distributions_image2sphere"))],
         ["car", "chair"])
     self.assertIn("## Training curves", markdown)
+    self.assertIn("## Pose error vs training steps", markdown)
     self.assertIn("## Alignment examples", markdown)
     self.assertIn("## Synthesized views", markdown)
     self.assertIn("## Image2Sphere: distributions of single views", markdown)

@@ -1,0 +1,125 @@
+"""Relative-pose error of an embedding run at each of its kept checkpoints.
+
+The library side of tools/pose_curve.py: for every checkpoint of a
+tools/train_embedding.py run (the main job keeps one every eighth of its
+steps), the pose head embeds a split's views and the views' pairs are
+aligned by SO(3) correlation exactly as tools/correlate.py does (same
+pairs, same upsampling and refinement), giving the median error and
+acc@15 / acc@30 against the training step: how far the network is from
+converged, and what more steps would buy.
+"""
+
+import csv
+import os
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from sph_embed.common import files
+from sph_embed.data import input_pipeline
+from sph_embed.embedding import training as embedding_training
+from sph_embed.pose import correlation
+from sph_embed.pose import evaluation as pose_evaluation
+
+CSV_FIELDS = ("step", "pairs", "median_deg", "acc15", "acc30")
+
+
+def kept_checkpoints(model_dir):
+  """[(step, checkpoint prefix)] of the run's kept checkpoints, by step.
+
+  Raises:
+    ValueError naming the run when it has none.
+  """
+  state = tf.train.get_checkpoint_state(os.path.join(model_dir,
+                                                     "checkpoints"))
+  prefixes = list(state.all_model_checkpoint_paths) if state else []
+  found = sorted((int(p.rsplit("-", 1)[1]), p) for p in prefixes
+                 if os.path.exists(p + ".index"))
+  if not found:
+    raise ValueError(f"{model_dir}: no checkpoints (train it with"
+                     " tools/train_embedding.py)")
+  return found
+
+
+def _split_views(data_dir, split, batch_size):
+  """(images [N, S, S, 1], rotations, category, instance) in split order."""
+  parts = {"image": [], "rotation": [], "category": [], "instance": []}
+  for batch in input_pipeline.make_dataset(data_dir, split, batch_size,
+                                           shuffle=False, deterministic=True):
+    for key, values in parts.items():
+      values.append(batch[key].numpy())
+  images, rotations, category, instance = (np.concatenate(parts[key])
+                                           for key in parts)
+  return (images, rotations, category.astype(str), instance.astype(str))
+
+
+def measure(model_dir, data_dir, split="test", protocol="ib", pairs=3,
+            seed=0, upsample=4, batch_size=32, output_key=None):
+  """One row {step, pairs, median_deg, acc15, acc30} per kept checkpoint.
+
+  Args:
+    model_dir: a tools/train_embedding.py run.
+    data_dir: the dataset whose `split` is scored.
+    split, protocol, pairs, seed: the pairs, as tools/correlate.py forms
+      them (pose.evaluation.make_pairs).
+    upsample: the maps' upsampling before correlation (correlate's
+      --upsample; the main job uses 4).
+    batch_size: views per forward pass.
+    output_key: the head scored (default: the run's first, `pose`).
+  """
+  checkpoints = kept_checkpoints(model_dir)
+  images, rotations, category, instance = _split_views(data_dir, split,
+                                                       batch_size)
+  index_pairs, _ = pose_evaluation.make_pairs(category, instance, protocol,
+                                              pairs, seed)
+  if not len(index_pairs):
+    raise ValueError(f"{data_dir}: no {protocol.upper()} pairs in split"
+                     f" {split!r}")
+  truth = pose_evaluation.true_relative_rotations(rotations, index_pairs)
+  rows = []
+  for step, prefix in checkpoints:
+    model, _ = embedding_training.restore_model(model_dir, prefix,
+                                                output_key)
+    maps = np.concatenate([
+        model(images[i:i + batch_size], training=False).numpy()
+        for i in range(0, len(images), batch_size)])
+    estimated = correlation.align_pairs(maps, maps, index_pairs, upsample,
+                                        refine=True).rotations
+    errors = pose_evaluation.pose_errors(estimated, truth)
+    rows.append({"step": step, "pairs": len(errors),
+                 "median_deg": float(np.median(errors)),
+                 "acc15": float(np.mean(errors < 15) * 100),
+                 "acc30": float(np.mean(errors < 30) * 100)})
+    logging.info("step %d: median %.2f deg over %d pairs", step,
+                 rows[-1]["median_deg"], len(errors))
+  return rows
+
+
+def write_csv(path, rows):
+  """The rows as CSV (atomically)."""
+  with files.atomic_write(path) as f:
+    writer = csv.DictWriter(f, CSV_FIELDS)
+    writer.writeheader()
+    for row in rows:
+      writer.writerow({key: (f"{row[key]:.4f}" if isinstance(row[key], float)
+                             else row[key]) for key in CSV_FIELDS})
+
+
+def read_csv(path):
+  """The rows `write_csv` wrote.
+
+  Raises:
+    ValueError naming the file: unreadable, other columns, a bad value.
+  """
+  try:
+    with open(path, encoding="utf-8", newline="") as f:
+      reader = csv.DictReader(f)
+      if tuple(reader.fieldnames or ()) != CSV_FIELDS:
+        raise ValueError(f"columns {reader.fieldnames}, expected"
+                         f" {list(CSV_FIELDS)}")
+      return [{key: (int(row[key]) if key in ("step", "pairs")
+                     else float(row[key])) for key in CSV_FIELDS}
+              for row in reader]
+  except (OSError, ValueError, TypeError) as e:
+    raise ValueError(f"{path}: not a pose-vs-steps CSV ({e})") from None
