@@ -16,7 +16,7 @@ logged as "[k/N name]" with its wall time:
   4. tools/train_regression.py the pose regression baseline, the same
      steps x batch (--nobaseline skips it); with --image2sphere also
      tools/train_image2sphere.py, the Image2Sphere baseline (same steps x
-     batch; off by default: ~1 hour more on 2 CPU cores);
+     batch; off by default: ~35 min more on 2 CPU cores);
   5. synthesis (--nosynthesis skips it and the synthesis head):
      tools/train_synthesis.py on the synthesis head's embeddings, tools/
      export_synthesis.py (<work_dir>/synthesis_module) and tools/
@@ -105,7 +105,7 @@ _SYNTHESIS_STEPS = flags.DEFINE_integer(
     " (batch 8).", lower_bound=1)
 _IMAGE2SPHERE = flags.DEFINE_bool(
     "image2sphere", False, "Train and evaluate the Image2Sphere baseline too"
-    " (the same steps x batch as the embedding network; ~1 hour more at the"
+    " (the same steps x batch as the embedding network; ~35 min more at the"
     " default budget on 2 CPU cores).")
 _TWO_DOF = flags.DEFINE_bool(
     "two_dof", True, "Also score upright 2DOF pairs of the same held-out"
