@@ -10,9 +10,10 @@ logged as "[k/N name]" with its wall time:
   3. tools/train_embedding.py  image -> teacher `pose` maps (CPU preset),
      and the `synthesis` maps with a second decoder head on the same
      encoder (--output_key=pose,synthesis; the encoder is ~90 % of a step
-     on a CPU, so the second head costs little); the teacher's maps of the
-     train split computed once (--precompute_targets); a checkpoint kept
-     every eighth of the run for tools/pose_curve.py;
+     on a CPU, so the second head costs far less than a second network);
+     the teacher's maps of the train split computed once
+     (--precompute_targets); a checkpoint kept every eighth of the run
+     for tools/pose_curve.py;
   4. tools/train_regression.py the pose regression baseline, the same
      steps x batch (--nobaseline skips it); with --image2sphere also
      tools/train_image2sphere.py, the Image2Sphere baseline (same steps x

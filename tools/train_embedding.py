@@ -40,7 +40,8 @@ _OUTPUT_KEY = flags.DEFINE_enum(
         ",".join(embedding_training.OUTPUT_KEYS)],
     "Teacher output to learn: pose (16 x 16) or synthesis (32 x 32); "
     "pose,synthesis: both, one encoder and a decoder head each (the sum of "
-    "the heads' losses; about the cost of one network on a CPU).")
+    "the heads' losses; on a CPU 8-18 % more time than one head, not a "
+    "second network's).")
 _PRESET = flags.DEFINE_enum(
     "preset", "paper", sorted(embedding_model.PRESETS),
     "Network widths: paper (64 -> 256 channels, 1024 latent) or cpu.")
@@ -71,7 +72,7 @@ _PRECOMPUTE_TARGETS = flags.DEFINE_bool(
     " ~16 KB per example for pose maps, 32 KB more for synthesis maps)"
     " instead of at every step; the same targets and losses.  Faster where"
     " the teacher's forward pass is a large share of the step (tools/"
-    "pipeline.py uses it; BUILD_NOTES.md, \"Precomputed teacher targets\").")
+    "pipeline.py uses it; BUILD_NOTES.md, \"The main job in 90 minutes\").")
 _EVAL_EXAMPLES = training_flags.define_eval_examples_flag()
 
 

@@ -332,9 +332,9 @@ def decoder_name(index, key):
 def build_multi_head_model(config, heads, image_size=64, image_channels=1):
   """Image -> {key: [B, T, T, C]}: one encoder, one decoder per head.
 
-  The encoder dominates the step on a CPU (~90 % of a `cpu` preset step,
-  BUILD_NOTES.md, "One encoder, two heads"), so a second head of teacher
-  maps costs little more than the first.
+  The encoder dominates the step on a CPU (~90 % of a `cpu` preset
+  network's step), so a second head of teacher maps costs far less than a
+  second network (BUILD_NOTES.md, "The main job in 90 minutes").
 
   Args:
     heads: ((key, T, C), ...), at least two; keys unique.

@@ -5,7 +5,7 @@ augmentation), so the teacher's map of each example is the same at every
 epoch: computing it once takes the teacher's forward pass (~29 % of a `cpu`
 preset step, BUILD_NOTES.md) out of the training step
 (tools/train_embedding.py --precompute_targets; measured in BUILD_NOTES.md,
-"Precomputed teacher targets").  A network with several heads gets all of
+"The main job in 90 minutes").  A network with several heads gets all of
 its targets from one teacher pass, in one record per example (a
 TargetLayout: the heads' maps flattened and concatenated).  Per shard of
 the split the cache holds

@@ -201,7 +201,7 @@ def spec_heads(spec):
       (spec["output_key"], spec["target_size"], spec["channels"])])]
 
 
-def head_spec(spec, output_key, where="the run"):
+def _head_spec(spec, output_key, where):
   """The spec as seen by head `output_key`'s one-head network.
 
   Raises:
@@ -264,13 +264,25 @@ def restore_model(model_dir, checkpoint=None, output_key=None):
     restored.
   """
   spec = read_model_spec(model_dir)
+  network = build_model(spec)
+  head, view = head_of(network, spec, output_key, model_dir)
+  checkpoints.restore_weights(network, model_dir, checkpoint,
+                              "embedding network")
+  return head, view
+
+
+def head_of(network, spec, output_key=None, where="the run"):
+  """(model, spec) of one head of `network` (built from `spec`): the
+  one-head network sharing its weights, and the spec as that head sees it.
+
+  `output_key`: the head wanted; default: the first.  Raises ValueError
+  starting with `where` when the network has no such head.
+  """
   key = output_key or spec["output_key"]
-  view = head_spec(spec, key, model_dir)
-  model = checkpoints.restore_weights(build_model(spec), model_dir,
-                                     checkpoint, "embedding network")
+  view = _head_spec(spec, key, where)
   if len(spec_heads(spec)) > 1:
-    model = embedding_model.head_model(model, key)
-  return model, view
+    network = embedding_model.head_model(network, key)
+  return network, view
 
 
 def metric_names(output_keys):

@@ -21,6 +21,7 @@ from sph_embed.data import input_pipeline
 from sph_embed.embedding import training as embedding_training
 from sph_embed.pose import correlation
 from sph_embed.pose import evaluation as pose_evaluation
+from sph_embed.training import checkpoints as checkpoint_lib
 
 CSV_FIELDS = ("step", "pairs", "median_deg", "acc15", "acc30")
 
@@ -77,13 +78,17 @@ def measure(model_dir, data_dir, split="test", protocol="ib", pairs=3,
     raise ValueError(f"{data_dir}: no {protocol.upper()} pairs in split"
                      f" {split!r}")
   truth = pose_evaluation.true_relative_rotations(rotations, index_pairs)
+  # One network, traced once; each checkpoint is restored into it.
+  spec = embedding_training.read_model_spec(model_dir)
+  network = embedding_training.build_model(spec)
+  model, _ = embedding_training.head_of(network, spec, output_key, model_dir)
+  embed = tf.function(lambda batch: model(batch, training=False))
   rows = []
   for step, prefix in checkpoints:
-    model, _ = embedding_training.restore_model(model_dir, prefix,
-                                                output_key)
-    maps = np.concatenate([
-        model(images[i:i + batch_size], training=False).numpy()
-        for i in range(0, len(images), batch_size)])
+    checkpoint_lib.restore_weights(network, model_dir, prefix,
+                                   "embedding network")
+    maps = np.concatenate([embed(images[i:i + batch_size]).numpy()
+                           for i in range(0, len(images), batch_size)])
     estimated = correlation.align_pairs(maps, maps, index_pairs, upsample,
                                         refine=True).rotations
     errors = pose_evaluation.pose_errors(estimated, truth)
