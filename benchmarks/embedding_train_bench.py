@@ -15,6 +15,9 @@ noise hits all alike; the median block rate is reported.  Variants:
   bf16      --mixed_precision=mixed_bfloat16
   targets   the teacher's targets precomputed (--precompute_targets): the
             batches carry them, the step does not run the teacher
+  zeropad   NOT an option: the encoder zero-pads instead of reflecting (a
+            different model).  Zero padding fuses into the convolutions, so
+            this bounds what any faster reflect padding could save.
   and any of them joined by "+", e.g. bf16+spc+targets
 
 It also times, in the same rounds, the teacher's forward pass alone and the
@@ -28,6 +31,7 @@ Batches come from a small synthetic set held in memory, or from
       [--hub_module=hub_modules/teacher_synthetic] [--rounds=6]
 """
 
+import functools
 import os
 import platform
 import statistics
@@ -110,7 +114,7 @@ class _Variant:
 
   def __init__(self, name, teacher_layer, target_shape, dataset, block,
                jit_compile=False, steps_per_call=1, mixed_precision=None,
-               legacy=False, targets=False):
+               legacy=False, targets=False, zero_padding=False):
     self.name = name
     self.rates = []  # images/s per timed block
     self._batch_size = dataset.element_spec["image"].shape[0]
@@ -122,6 +126,8 @@ class _Variant:
         embedding_model.preset(_PRESET.value), target_shape[0],
         target_shape[2])
     tf.keras.mixed_precision.set_global_policy("float32")
+    if zero_padding:
+      _zero_pad_encoder(self.model)
     optimizer = tf.keras.optimizers.legacy.Adam(1e-3, epsilon=1e-8)
     metrics = {k: tf.keras.metrics.Mean(k) for k in ("loss", "relative_error")}
     key = _OUTPUT_KEY.value
@@ -160,6 +166,18 @@ class _Variant:
     int(self._step.numpy())  # Waits for the last step.
     self.rates.append(self._block * self._batch_size /
                       (time.perf_counter() - start))
+
+
+def _zero_pad(inputs, padding):
+  before, after = padding
+  return tf.pad(inputs, [[0, 0], [before, after], [before, after], [0, 0]])
+
+
+def _zero_pad_encoder(model):
+  """Makes every ReflectPadding of `model` pad with zeros instead."""
+  for layer in model.submodules:
+    if isinstance(layer, embedding_model.ReflectPadding):
+      layer.call = functools.partial(_zero_pad, padding=layer.padding)
 
 
 class _Probe:
@@ -215,7 +233,7 @@ def main(argv):
         "today": dict(legacy=True), "default": {},
         "jit": dict(jit_compile=True), "spc": dict(steps_per_call=spc),
         "bf16": dict(mixed_precision="mixed_bfloat16"),
-        "targets": dict(targets=True)}
+        "targets": dict(targets=True), "zeropad": dict(zero_padding=True)}
     unknown = sorted({part for name in _VARIANTS.value
                       for part in name.split("+")} - set(options))
     if unknown:
@@ -254,11 +272,12 @@ def main(argv):
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     rates = {v.name: statistics.median(v.rates) for v in variants}
     base = rates.get("default")
-    print(f"{'variant':12s} {'images/s':>9s} {'vs default':>11s}"
+    width = max(12, *(len(v.name) for v in variants))
+    print(f"{'variant':{width}s} {'images/s':>9s} {'vs default':>11s}"
           f" {'min..max':>13s}")
     for v in variants:
       ratio = f"{rates[v.name] / base:10.2f}x" if base else ""
-      print(f"{v.name:12s} {rates[v.name]:9.1f} {ratio:>11s}"
+      print(f"{v.name:{width}s} {rates[v.name]:9.1f} {ratio:>11s}"
             f" {min(v.rates):6.1f}..{max(v.rates):6.1f}")
     if base:
       step_seconds = batch_size / base
