@@ -53,7 +53,7 @@ case "$action" in
     # because set -e propagates any non-zero exit.  Two processes, a test
     # file each at a time (its classes share their set-up): many tests wait
     # on tool subprocesses starting TensorFlow on one core (BUILD_NOTES.md,
-    # "CI time").
+    # "Build and pinned versions").
     exec python3 -m pytest -q -rs -n 2 --dist loadfile tests "$@"
     ;;
   pipeline)

@@ -117,11 +117,7 @@ def load_teacher_maps(hub_module, output_keys):
   Raises:
     teacher_export.ModuleError naming the module and the problem.
   """
-  if len(output_keys) == 1:
-    key = output_keys[0]
-    layer, shape = load_teacher(hub_module, key)
-    return (lambda spheres: {key: layer(spheres, training=False)},
-            {key: shape})
+  output_keys = tuple(output_keys)
   layer = teacher_export.load_teacher_layer(hub_module, output_keys)
   probe = layer(tf.zeros((1,) + teacher_export.INPUT_SHAPE[1:]),
                 training=False)

@@ -237,8 +237,7 @@ def pose_curve_figure(rows, title, path):
           color="tab:blue")
   ax.set_xlabel("training step")
   ax.set_ylabel("median error (deg)", color="tab:blue")
-  ax.set_ylim(0, max(180.0 if rows else 0.0,
-                     *[row["median_deg"] for row in rows]))
+  ax.set_ylim(0, 180)  # A rotation's geodesic error is at most 180 deg.
   accuracy = ax.twinx()
   accuracy.plot(steps, [row["acc15"] for row in rows], "s--",
                 color="tab:orange")

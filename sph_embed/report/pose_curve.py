@@ -21,6 +21,7 @@ from sph_embed.data import input_pipeline
 from sph_embed.embedding import training as embedding_training
 from sph_embed.pose import correlation
 from sph_embed.pose import evaluation as pose_evaluation
+from sph_embed.report import correlate_embeddings
 from sph_embed.training import checkpoints as checkpoint_lib
 
 CSV_FIELDS = ("step", "pairs", "median_deg", "acc15", "acc30")
@@ -72,12 +73,12 @@ def measure(model_dir, data_dir, split="test", protocol="ib", pairs=3,
   checkpoints = kept_checkpoints(model_dir)
   images, rotations, category, instance = _split_views(data_dir, split,
                                                        batch_size)
-  index_pairs, _ = pose_evaluation.make_pairs(category, instance, protocol,
-                                              pairs, seed)
-  if not len(index_pairs):
-    raise ValueError(f"{data_dir}: no {protocol.upper()} pairs in split"
-                     f" {split!r}")
+  index_pairs, skipped = pose_evaluation.make_pairs(category, instance,
+                                                    protocol, pairs, seed)
+  correlate_embeddings.check_pairs(f"{data_dir} ({split})", protocol,
+                                   index_pairs, skipped)
   truth = pose_evaluation.true_relative_rotations(rotations, index_pairs)
+  pair_categories = category[index_pairs[:, 0]]
   # One network, traced once; each checkpoint is restored into it.
   spec = embedding_training.read_model_spec(model_dir)
   network = embedding_training.build_model(spec)
@@ -91,13 +92,14 @@ def measure(model_dir, data_dir, split="test", protocol="ib", pairs=3,
                            for i in range(0, len(images), batch_size)])
     estimated = correlation.align_pairs(maps, maps, index_pairs, upsample,
                                         refine=True).rotations
-    errors = pose_evaluation.pose_errors(estimated, truth)
-    rows.append({"step": step, "pairs": len(errors),
-                 "median_deg": float(np.median(errors)),
-                 "acc15": float(np.mean(errors < 15) * 100),
-                 "acc30": float(np.mean(errors < 30) * 100)})
+    overall = pose_evaluation.summarize(
+        pair_categories, pose_evaluation.pose_errors(estimated, truth))[-1]
+    acc15, acc30 = overall.accuracy  # pose_evaluation.THRESHOLDS
+    rows.append({"step": step, "pairs": overall.pairs,
+                 "median_deg": overall.median, "acc15": acc15,
+                 "acc30": acc30})
     logging.info("step %d: median %.2f deg over %d pairs", step,
-                 rows[-1]["median_deg"], len(errors))
+                 overall.median, overall.pairs)
   return rows
 
 

@@ -6,7 +6,7 @@ exactly on fine sample (2j, 2k).  The 2 x 2 block pooling of
 a fine row south of the coarse sample: every pooling shifts the map by that
 much in colatitude, which is not a rotation, and after two poolings the
 shift (3/8 of a 16 x 16 row) dominates the equivariance error of a trained
-teacher (BUILD_NOTES.md, "Teacher spherical CNN").  The original pooled
+teacher (BUILD_NOTES.md, "Spherical CNN teacher").  The original pooled
 2 x 2 cells of S2kit's grid (theta_j = pi (2j+1) / 4B), whose four fine
 samples surround the coarse one.
 
