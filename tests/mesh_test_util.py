@@ -4,6 +4,7 @@ small meshes, tiny datasets.
 Importing this module does not import TensorFlow (TF-free tests use it).
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -95,3 +96,18 @@ def build_tiny_synthetic(output_dir, categories=("chair", "car"), train=2,
   kwargs.setdefault("examples_per_shard", 2)
   return dataset.build(instances, categories, output_dir, config,
                        {"kind": "synthetic"}, progress=False, **kwargs)
+
+
+def damaged_copy(data_dir, copy_dir, split):
+  """Copies a built dataset and flips one byte in the middle of the last
+  shard of `split` (its size, which the shard's record holds, is kept);
+  returns that shard's path in the copy."""
+  shutil.copytree(data_dir, copy_dir)
+  with open(os.path.join(copy_dir, "dataset.json"), encoding="utf-8") as f:
+    shard = os.path.join(copy_dir, json.load(f)["splits"][split]["shards"][-1])
+  with open(shard, "r+b") as f:
+    content = bytearray(f.read())
+    content[len(content) // 2] ^= 0xFF
+    f.seek(0)
+    f.write(content)
+  return shard

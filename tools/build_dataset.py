@@ -14,6 +14,15 @@ files z); it is recorded in dataset.json.  The shared furniture list is y up:
   python3 tools/build_dataset.py --output_dir=/tmp/furniture --source=list \
       --input=../shared/meshes/furniture/list.txt --up_axis=y
 
+--appearance=photo makes photo-like views (coloured parts or the meshes' own
+materials, random lights and backgrounds, prepared as a user's photograph:
+sph_embed/data/photo_render.py); "framed" the plain views prepared that way;
+default "plain", the paper's grey renders.  It is recorded in dataset.json.
+Held-out photo-like views test the domain gap
+(benchmarks/domain_gap_bench.py); training on a photo-like dataset
+(tools/train_embedding.py --data_dir=...) is the training-time appearance
+randomisation.  Poses do not depend on it.
+
 A rerun with the same flags resumes an interrupted build.  Files that cannot
 be used are skipped with a warning naming the file and the problem, and
 listed in dataset.json and the summary; with --strict the tool then exits
@@ -54,6 +63,10 @@ _UP_AXIS = flags.DEFINE_enum(
     "up_axis", None, ["x", "y", "z"], "The source meshes' up axis, turned to "
     "+z on load (default: synthetic and modelnet z, shapenet y, list z).")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 64, "View size in pixels.")
+_APPEARANCE = flags.DEFINE_enum(
+    "appearance", "plain", views.APPEARANCES, "How views look: plain grey"
+    " renders; photo: photo-like renders prepared as a user's photograph;"
+    " framed: plain renders prepared that way.")
 _SPHERE_SIZE = flags.DEFINE_integer("sphere_size", 64,
                                     "Ray-cast map grid size n (n x n).")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of poses, scales, sharding.")
@@ -64,6 +77,12 @@ _NUM_WORKERS = flags.DEFINE_integer(
 _OVERWRITE = outputs.define_overwrite_flag(
     "a different dataset in --output_dir")
 flags.adopt_module_key_flags(outputs)  # Listed by --help.
+_VALIDATION_INSTANCES = flags.DEFINE_integer(
+    "validation_instances", 0, "Carve a validation split from the train"
+    " instances: the test split is this many train instances per category"
+    " (the source's held-out test instances are left out), to choose a"
+    " training recipe on (benchmarks/time_to_accuracy.py); 0: the source's"
+    " own split.", lower_bound=0)
 _STRICT = flags.DEFINE_bool("strict", False,
                             "Exit with status 1 if any file was skipped.")
 
@@ -95,16 +114,28 @@ def _source():
                                  "test_fraction": _TEST_FRACTION.value}
 
 
+def _with_validation(categories, instances, description):
+  """The source, its test split replaced by --validation_instances."""
+  if not _VALIDATION_INSTANCES.value:
+    return categories, instances, description
+  try:
+    carved = sources.carve_validation(instances, _VALIDATION_INSTANCES.value)
+  except sources.SourceError as e:
+    raise app.UsageError(f"--validation_instances: {e}") from None
+  return categories, carved, dict(
+      description, validation_instances=_VALIDATION_INSTANCES.value)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  categories, instances, description = _source()
+  categories, instances, description = _with_validation(*_source())
   config = views.ViewConfig(
       views_per_instance=_VIEW_SET.views_per_instance.value,
       dof=int(_DOF.value),
       anisotropic_scale=_VIEW_SET.anisotropic_scale.value,
       image_size=_IMAGE_SIZE.value, sphere_size=_SPHERE_SIZE.value,
-      seed=_SEED.value)
+      seed=_SEED.value, appearance=_APPEARANCE.value)
   metadata = dataset.build(
       instances, categories, _OUTPUT_DIR.value, config, description,
       command_line=shlex.join(sys.argv),

@@ -18,7 +18,10 @@ pairs of the listed categories as min(err, 180 - err) (the paper does this
 for airplanes only); the table's `symmetric` column marks them.  Instances
 with a single view (IB) and categories with a single instance (CB) are
 reported as skipped.  Maps that are constant over the sphere (e.g. all zero)
-are reported with a WARNING under the table: their errors mean nothing.
+have no orientation, so their pairs' errors mean nothing: such a file is
+refused, unless --allow_constant_embeddings, which scores it with a WARNING
+under the table and marks the table rows (column `meaningless`) and CSV rows
+(a last column `meaningless`, 1) of those pairs.
 --modes=K adds to the CSV the top-K separated modes (non-maximum
 suppression at --mode_separation_degrees) of each pair's pose distribution
 exp(C / T) / Z over SO(3) at --temperature=T: rotation, C, mass and error;
@@ -53,6 +56,10 @@ _SYMMETRIC = flags.DEFINE_bool(
 _REFINE = flags.DEFINE_bool("refine", True,
                             "Refine the grid argmax by continuous "
                             "maximisation of the correlation.")
+_ALLOW_CONSTANT = flags.DEFINE_bool(
+    "allow_constant_embeddings", False, "Score maps that are constant over "
+    "the sphere (e.g. all zero) instead of refusing them; their pairs are "
+    "marked meaningless in the table and the CSV.")
 _TEMPERATURE = flags.DEFINE_float(
     "temperature", 1.0, "T of the pose density exp(C / T) / Z (fit it on "
     "other instances with tools/evaluate_distributions.py).",
@@ -82,7 +89,7 @@ def main(argv):
       mode_separation_degrees=_MODES.separation.value,
       temperature=_TEMPERATURE.value,
       distribution_plots=_PLOTS.directory.value,
-      plot_pairs=_PLOTS.pairs.value)
+      plot_pairs=_PLOTS.pairs.value, allow_constant=_ALLOW_CONSTANT.value)
   print(pose_flags.describe(_PAIR))
   print(pose_evaluation.format_table(rows))
   for message in warnings:

@@ -31,6 +31,7 @@ from sph_embed.embedding import export as embedding_export
 from sph_embed.embedding import inference as embedding_inference
 from sph_embed.embedding import training as embedding_training
 from sph_embed.pose import embeddings_io
+from sph_embed.teacher import export as teacher_export
 
 _MODEL_DIR = flags.DEFINE_string(
     "model_dir", None, "Model directory written by tools/train_embedding.py"
@@ -83,13 +84,17 @@ def main(argv):
   hub_module = (_HUB_MODULE.value
                 or embedding_export.recorded_teacher(spec))
   metadata = input_pipeline.read_metadata(data_dir)
-  teacher, target_shape = embedding_training.load_teacher(
-      hub_module, spec["output_key"])
+  try:
+    teacher, target_shape = embedding_training.load_teacher(
+        hub_module, spec["output_key"])
+  except teacher_export.ModuleError as e:
+    raise app.UsageError(f"--hub_module: {e}") from None
   embedding_inference.check_compatible(spec, metadata, data_dir,
                                        target_shape, hub_module)
-  arrays = embedding_inference.embed_split(
-      model, teacher, data_dir, _SPLIT.value, _BATCH_SIZE.value,
-      _MAX_EXAMPLES.value or None, with_images=_IMAGES.value)
+  with input_pipeline.naming_damaged_shards(data_dir):
+    arrays = embedding_inference.embed_split(
+        model, teacher, data_dir, _SPLIT.value, _BATCH_SIZE.value,
+        _MAX_EXAMPLES.value or None, with_images=_IMAGES.value)
   embeddings_io.save_embeddings(_OUTPUT.value, **arrays)
   print(f"wrote {_OUTPUT.value}: {arrays['embeddings'].shape[0]} views of"
         f" {len(set(arrays['instance']))} instances, maps"

@@ -17,9 +17,13 @@ default: the shipped hub_modules/synthesis_synthetic):
 
 R acts in the camera frame (x right, y up, z toward the viewer): the
 synthesized view is that of the object in pose R @ R0 when the input shows
-it in pose R0 (sph_embed.report.synthesize_views).  --image: a PNG/JPEG,
-RGB(A) converted to grayscale, resized to the module's size (64 x 64) with
-a warning.  --euler: ZYZ Euler angles in degrees, "alpha,beta,gamma",
+it in pose R0 (sph_embed.report.synthesize_views).  --image: any picture
+Pillow reads (any size and mode: 8- or 16-bit grey, RGB(A), palette,
+CMYK, ...; EXIF orientation applied; an animation's first frame), made
+into the module's input as training views are (sph_embed.data.image_input):
+the object isolated by --mask, else by its alpha channel or the plain
+border colour (--background), within --box if given, centred and scaled on
+black, grayscale.  --euler: ZYZ Euler angles in degrees, "alpha,beta,gamma",
 several separated by ';'.  --turntable=N: N rotations by i * 360 / N
 degrees about --axis.
 """
@@ -31,13 +35,25 @@ from absl import flags
 
 from sph_embed.common import cli
 from sph_embed.common import outputs
+from sph_embed.data import image_input
 from sph_embed.report import synthesize_views
 from sph_embed.synthesis import export as synthesis_export
 
 _MODULE = flags.DEFINE_string(
     "module", "hub_modules/synthesis_synthetic",
     "Synthesis module (tools/export_synthesis.py).")
-_IMAGE = flags.DEFINE_string("image", None, "Input view: a PNG or JPEG.")
+_IMAGE = flags.DEFINE_string("image", None, "Input picture (PNG, JPEG, ...).")
+_MASK = flags.DEFINE_string(
+    "mask", None, "--image: a picture of its size whose set pixels (half "
+    "intensity or more) are the object.")
+_BOX = flags.DEFINE_string(
+    "box", None, "--image: 'x0,y0,x1,y1', the pixels to crop to first "
+    "(x1, y1 excluded).")
+_BACKGROUND = flags.DEFINE_enum(
+    "background", "auto", image_input.BACKGROUNDS, "--image without --mask:"
+    " the object is isolated by the alpha channel (alpha), the plain border"
+    " colour (border), the first that applies (auto), or not at all (none:"
+    " the picture as it is, padded to a square).")
 _DATA_DIR = flags.DEFINE_string(
     "data_dir", None, "Or a dataset (with --split, --index): the example's "
     "view is the input and its mesh gives the true views.")
@@ -98,6 +114,22 @@ def _check_samples_flags():
   return path
 
 
+def _checked_box():
+  """--box parsed (None without it); --mask, --box and --background apply
+  to --image only, and --mask excludes --background."""
+  given = [name for name in ("mask", "box", "background")
+           if flags.FLAGS[name].present]
+  if given and _IMAGE.value is None:
+    raise app.UsageError(f"--{given[0]} applies to --image only")
+  if _MASK.value is not None and flags.FLAGS["background"].present:
+    raise app.UsageError("give --mask or --background, not both: the mask"
+                         " isolates the object")
+  try:
+    return image_input.parse_box(_BOX.value) if _BOX.value else None
+  except ValueError as e:
+    raise app.UsageError(f"--box: {e}") from None
+
+
 def _check_flags():
   """The checked output paths (png, gif) of the single-input mode."""
   if (_IMAGE.value is None) == (_DATA_DIR.value is None):
@@ -109,7 +141,7 @@ def _check_flags():
   if not (_OUTPUT_PNG.value or _OUTPUT_GIF.value):
     raise app.UsageError("nothing to write: give --output_png and/or"
                          " --output_gif")
-  inputs = {"image": _IMAGE.value}
+  inputs = {"image": _IMAGE.value, "mask": _MASK.value}
   png = (outputs.check_output_file(_OUTPUT_PNG.value, "output_png", (".png",),
                                    inputs, _OVERWRITE.value)
          if _OUTPUT_PNG.value else None)
@@ -142,6 +174,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   rotations = _rotations()
+  box = _checked_box()
   if _PER_CATEGORY.value is not None:
     _write_samples(rotations)
     return
@@ -149,10 +182,9 @@ def main(argv):
   module = _load_module()
   truth = None
   if _IMAGE.value is not None:
-    try:
-      image = synthesize_views.read_image(_IMAGE.value, module.image_size)
-    except ValueError as e:
-      raise app.UsageError(f"--image: {e}") from None
+    image = image_input.prepare_image(
+        _IMAGE.value, module.image_size, mask=_MASK.value, box=box,
+        background=_BACKGROUND.value)
   else:
     example = synthesize_views.dataset_example(_DATA_DIR.value, _SPLIT.value,
                                                _INDEX.value)

@@ -23,7 +23,9 @@ from absl import app
 from absl import flags
 
 from sph_embed.common import cli
+from sph_embed.data import input_pipeline
 from sph_embed.embedding import model as embedding_model
+from sph_embed.embedding import pose_loss
 from sph_embed.embedding import training as embedding_training
 from sph_embed.training import flags as training_flags
 
@@ -59,7 +61,11 @@ _HUBER_DELTA = flags.DEFINE_float("huber_delta", 1.0,
 _VIEWS = flags.DEFINE_enum(
     "views", "dataset", list(embedding_training.VIEW_SOURCES),
     "dataset: the train split's views; on_the_fly: a new random pose (and "
-    "anisotropic scaling) for every example, from the dataset's source.")
+    "anisotropic scaling) for every example, from the dataset's source, "
+    "ray-cast and run through the teacher; fresh: a new random 3DOF pose "
+    "for every example, only rendered (--num_workers processes, default 1),"
+    " its targets the teacher's maps of the canonical pose rotated exactly "
+    "in the harmonic domain (BUILD_NOTES 'Time to accuracy').")
 _ANISOTROPIC_SCALE = flags.DEFINE_float(
     "anisotropic_scale", None, "--views=on_the_fly: per-axis mesh scale "
     "factors uniform in [1 - s, 1 + s] (default: the dataset's setting).")
@@ -73,6 +79,21 @@ _PRECOMPUTE_TARGETS = flags.DEFINE_bool(
     " instead of at every step; the same targets and losses.  Faster where"
     " the teacher's forward pass is a large share of the step (tools/"
     "pipeline.py uses it; BUILD_NOTES.md, \"The main job in 90 minutes\").")
+_POSE_LOSS_WEIGHT = flags.DEFINE_float(
+    "pose_loss_weight", 0.0, "Weight of the pose-aware loss term (0: off):"
+    " the cross-entropy, at the true rotation, of the softmax of the pose"
+    " maps' correlation with the teacher's over a coarse SO(3) grid, which"
+    " penalises half-turned solutions directly (sph_embed.embedding."
+    "pose_loss; BUILD_NOTES 'Time to accuracy').")
+_POSE_LOSS_GRID = flags.DEFINE_integer(
+    "pose_loss_grid_rotations", pose_loss.PoseLossConfig.grid_rotations,
+    "Pose loss: Haar-random grid rotations besides the identity.")
+_POSE_LOSS_TEMPERATURE = flags.DEFINE_float(
+    "pose_loss_temperature", pose_loss.PoseLossConfig.temperature,
+    "Pose loss: softmax temperature of the normalised correlation.")
+_POSE_LOSS_EXCLUSION = flags.DEFINE_float(
+    "pose_loss_exclusion_degrees", pose_loss.PoseLossConfig.exclusion_degrees,
+    "Pose loss: grid rotations this close to the truth are left out.")
 _EVAL_EXAMPLES = training_flags.define_eval_examples_flag()
 
 
@@ -91,7 +112,12 @@ def embedding_training_from_flags():
       views=_VIEWS.value, anisotropic_scale=_ANISOTROPIC_SCALE.value,
       num_workers=_NUM_WORKERS.value,
       eval_examples=_EVAL_EXAMPLES.value or None,
-      precompute_targets=_PRECOMPUTE_TARGETS.value)
+      precompute_targets=_PRECOMPUTE_TARGETS.value,
+      pose_loss=pose_loss.PoseLossConfig(
+          weight=_POSE_LOSS_WEIGHT.value,
+          grid_rotations=_POSE_LOSS_GRID.value,
+          temperature=_POSE_LOSS_TEMPERATURE.value,
+          exclusion_degrees=_POSE_LOSS_EXCLUSION.value))
   return training_flags.validated(settings)
 
 
@@ -100,7 +126,8 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   config = training_flags.loop_config(_LOOP)
   settings = embedding_training_from_flags()
-  _, result = embedding_training.train(config, settings)
+  with input_pipeline.naming_damaged_shards(config.data_dir):
+    _, result = embedding_training.train(config, settings)
   training_flags.print_training_summary(result, config.model_dir)
 
 

@@ -21,6 +21,7 @@ from absl import flags
 from sph_embed.baselines import image2sphere
 from sph_embed.baselines import image2sphere_training
 from sph_embed.common import cli
+from sph_embed.data import input_pipeline
 from sph_embed.training import flags as training_flags
 
 # The embedding network's schedule (DESIGN: 200k steps of 16, drops at 80k
@@ -40,7 +41,8 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   config = training_flags.loop_config(_LOOP)
   settings = image2sphere.preset(_PRESET.value)
-  _, result = image2sphere_training.train(config, settings)
+  with input_pipeline.naming_damaged_shards(config.data_dir):
+    _, result = image2sphere_training.train(config, settings)
   training_flags.print_training_summary(result, config.model_dir)
 
 

@@ -18,6 +18,7 @@ from absl import flags
 from sph_embed.baselines import regression
 from sph_embed.baselines import training as regression_training
 from sph_embed.common import cli
+from sph_embed.data import input_pipeline
 from sph_embed.training import flags as training_flags
 
 # The embedding network's schedule (DESIGN: 200k steps of 16, drops at 80k
@@ -52,7 +53,8 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   config = training_flags.loop_config(_LOOP)
   settings = regression_config_from_flags()
-  _, result = regression_training.train(config, settings)
+  with input_pipeline.naming_damaged_shards(config.data_dir):
+    _, result = regression_training.train(config, settings)
   training_flags.print_training_summary(result, config.model_dir)
 
 

@@ -83,7 +83,8 @@ def main(argv):
     raise app.UsageError(f"--data_dir: {e}") from None
   # A bad --embedding_model_dir or --hub_module: a ValueError starting with
   # the flag's name.
-  _, result = synthesis_training.train(config, settings)
+  with input_pipeline.naming_damaged_shards(config.data_dir):
+    _, result = synthesis_training.train(config, settings)
   training_flags.print_training_summary(result, config.model_dir)
 
 

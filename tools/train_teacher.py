@@ -33,6 +33,7 @@ from absl import logging
 from sph_embed.common import cli
 from sph_embed.data import dataset
 from sph_embed.data import flags as data_flags
+from sph_embed.data import input_pipeline
 from sph_embed.data import sources
 from sph_embed.data import views
 from sph_embed.teacher import model as teacher_model
@@ -123,7 +124,8 @@ def main(argv):
   metadata_path = os.path.join(config.data_dir, dataset.METADATA_FILE)
   if _BUILD_DATA.value and not os.path.isfile(metadata_path):
     _build_synthetic(config.data_dir)
-  _, result, results = teacher_training.train(config, settings)
+  with input_pipeline.naming_damaged_shards(config.data_dir):
+    _, result, results = teacher_training.train(config, settings)
   print(f"steps {result.start_step} -> {result.final_step} in"
         f" {result.seconds:.0f} s (total {results['train_seconds']:.0f} s)")
   print(f"test accuracy {results['test_accuracy']:.4f} on"

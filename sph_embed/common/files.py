@@ -29,6 +29,7 @@ NumPy and the standard library only (no TensorFlow).
 """
 
 import contextlib
+import csv
 import json
 import os
 import re
@@ -202,3 +203,34 @@ def atomic_directory(path):
   except BaseException:
     _remove(staging)
     raise
+
+
+def write_csv_rows(path, fields, rows):
+  """Dict rows as CSV with columns `fields`, floats to 4 decimals
+  (atomically)."""
+  with atomic_write(path, newline="") as f:
+    writer = csv.DictWriter(f, fields)
+    writer.writeheader()
+    for row in rows:
+      writer.writerow({key: (f"{row[key]:.4f}" if isinstance(row[key], float)
+                             else row[key]) for key in fields})
+
+
+def read_csv_rows(path, types, what):
+  """The rows of a CSV whose columns are exactly `types`' keys, each value
+  converted by its type ({column: type}, in column order).
+
+  Raises:
+    ValueError naming the file as not `what`: unreadable, other columns, a
+    bad value.
+  """
+  try:
+    with open(path, encoding="utf-8", newline="") as f:
+      reader = csv.DictReader(f)
+      if tuple(reader.fieldnames or ()) != tuple(types):
+        raise ValueError(f"columns {reader.fieldnames}, expected"
+                         f" {list(types)}")
+      return [{key: kind(row[key]) for key, kind in types.items()}
+              for row in reader]
+  except (OSError, ValueError, TypeError) as e:
+    raise ValueError(f"{path}: not {what} ({e})") from None

@@ -14,6 +14,7 @@ TensorFlow-free: only the standard library.
 
 import os
 import re
+import tempfile
 
 from absl import flags
 
@@ -47,6 +48,19 @@ def _nearest_existing(path):
       break
     path = parent
   return path
+
+
+def _can_create_files_in(directory):
+  """Whether a file can be created in `directory`, by creating one.
+
+  os.access trusts the permission bits, which root bypasses and special
+  file systems (/proc, /sys) refuse anyway.
+  """
+  try:
+    with tempfile.TemporaryFile(dir=directory):
+      return True
+  except OSError:
+    return False
 
 
 def _same_file(a, b):
@@ -97,7 +111,7 @@ def check_output_file(path, flag, extensions, inputs=None, overwrite=False):
   if not os.path.isdir(parent):
     raise OutputError(f"{where}: directory {parent} does not exist; create it"
                       " first")
-  if not os.access(parent, os.W_OK | os.X_OK):
+  if not _can_create_files_in(parent):
     raise OutputError(f"{where}: directory {parent} is not writable; choose"
                       " a writable location")
   if os.path.lexists(absolute):
@@ -133,7 +147,7 @@ def check_output_dir(path, flag):
                         " directory (a new or an existing one)")
     raise OutputError(f"{where}: {existing} is a file, so the directory"
                       " cannot be created; give another path")
-  if not os.access(existing, os.W_OK | os.X_OK):
+  if not _can_create_files_in(existing):
     what = ("is" if existing == absolute
             else f"would be created in {existing}, which is")
     raise OutputError(f"{where}: {what} not writable; choose a writable"

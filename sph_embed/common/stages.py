@@ -69,6 +69,41 @@ def run_stage(step, args, summary=None, progress=""):
   return seconds
 
 
+_FLAG_ERROR = "FATAL Flags parsing error: "   # absl's prefix.
+
+
+def check_flags(stages, tools):
+  """Parses the flags of every stage that runs one of `tools`, up front.
+
+  Each such command runs at once with absl's --only_check_args (the tool
+  parses its flags and exits), so that an unknown flag or a value of the
+  wrong type stops the run in seconds, not after the stages before it.
+
+  Args:
+    stages: [(name, command, summarised)] as `run_all` takes them.
+    tools: file names in tools/, e.g. ("train_embedding.py",).
+
+  Raises:
+    cli.ToolError naming each failing stage, its tool and absl's message.
+  """
+  running = [
+      (name, args, subprocess.Popen(
+          args + ["--only_check_args"], cwd=REPO, stdout=subprocess.DEVNULL,
+          stderr=subprocess.PIPE, text=True))
+      for name, args, _ in stages if os.path.basename(args[1]) in tools]
+  failures = []
+  for name, args, process in running:
+    _, stderr = process.communicate()
+    if process.returncode:
+      lines = stderr.strip().splitlines() or ["(no message)"]
+      message = next((line[len(_FLAG_ERROR):] for line in lines
+                      if line.startswith(_FLAG_ERROR)), lines[-1])
+      failures.append(f"stage '{name}' ({os.path.basename(args[1])}):"
+                      f" {message}")
+  if failures:
+    raise cli.ToolError("; ".join(failures))
+
+
 def run_all(stages, summary):
   """Runs [(name, command, summarised)] in order, numbered k/N."""
   for number, (name, args, summarised) in enumerate(stages, 1):

@@ -110,11 +110,20 @@ def _sources_stamp(instances):
   return hashlib.sha256(json.dumps(stats).encode("utf-8")).hexdigest()
 
 
+def _config_description(config):
+  """The view config as the fingerprint holds it: without `appearance` when
+  plain, so that datasets built before that option keep their fingerprint."""
+  description = dataclasses.asdict(config)
+  if config.appearance == "plain":
+    del description["appearance"]
+  return description
+
+
 def _fingerprint(instances, categories, config, examples_per_shard):
   """Identifies the build: same fingerprint = same bytes in every shard."""
   description = json.dumps({
       "format_version": example_schema.FORMAT_VERSION,
-      "config": dataclasses.asdict(config),
+      "config": _config_description(config),
       "categories": list(categories),
       "examples_per_shard": examples_per_shard,
       # Each instance's tuple holds its up axis (sources.Instance).
@@ -267,7 +276,8 @@ def build(instances, categories, output_dir, config, source,
   Returns:
     The metadata written to dataset.json: `categories`, `splits`
     ({split: {shards, examples, instances, examples_per_category}}),
-    `skipped` (instance, reason) list, sizes, view settings, `up_axis` (the
+    `skipped` (instance, reason) list, sizes, view settings (`appearance`
+    among them: views.APPEARANCES), `up_axis` (the
     source's up axis, turned to +z on load), `source`, `command_line`,
     `fingerprint`.
 
@@ -333,6 +343,7 @@ def build(instances, categories, output_dir, config, source,
       "dof": config.dof,
       "up_axis": up_axes[0],
       "anisotropic_scale": config.anisotropic_scale,
+      "appearance": config.appearance,
       "seed": config.seed,
       "source": source,
       "command_line": command_line,

@@ -13,8 +13,10 @@ dataset.json are read: a build in progress has none, and its partial files
 are never read.
 """
 
+import contextlib
 import json
 import os
+import re
 
 import tensorflow as tf
 
@@ -71,14 +73,60 @@ def shard_problem(path, record):
               " (truncated or damaged)")
     return None
   expected = sum(record.get("examples_per_category", {}).values())
+  count, problem = _read_through(path)
+  if problem or count == expected:
+    return problem
+  return f"{count} examples, but its record says {expected} (truncated)"
+
+
+def _read_through(path):
+  """(records in the shard, None), or (None, why it cannot be read).
+
+  Every record's checksums are checked on the way.
+  """
   try:
-    count = int(tf.data.TFRecordDataset(path).reduce(
-        tf.constant(0, tf.int64), lambda n, _: n + 1))
+    return int(tf.data.TFRecordDataset(path).reduce(
+        tf.constant(0, tf.int64), lambda n, _: n + 1)), None
   except tf.errors.OpError as e:
-    return f"unreadable ({type(e).__name__}: {e.message.splitlines()[0]})"
-  if count != expected:
-    return f"{count} examples, but its record says {expected} (truncated)"
+    # The message's first line without TF's "{{function_node ...}}" and
+    # "[Op:...]" decorations: e.g. "corrupted record at 2240".
+    text = re.sub(r"\{\{.*?\}\}\s*|\s*\[Op:.*", "",
+                  e.message.splitlines()[0])
+    return None, f"unreadable ({type(e).__name__}: {text})"
+
+
+def _damaged_shard_error(data_dir):
+  """DataError naming the first shard of `data_dir` that cannot be read
+  through, or None (every shard reads)."""
+  metadata = read_metadata(data_dir)
+  for info in metadata["splits"].values():
+    for name in info["shards"]:
+      path = os.path.join(data_dir, name)
+      _, problem = _read_through(path)
+      if problem:
+        return DataError(f"{path}: {problem}; delete it and rerun"
+                         " tools/build_dataset.py with the same flags to"
+                         " rebuild it")
   return None
+
+
+@contextlib.contextmanager
+def naming_damaged_shards(data_dir):
+  """Turns a DataLossError raised while reading `data_dir` into a DataError
+  naming the damaged shard.
+
+  A byte changed inside a shard keeps its size, which `shard_paths` checks;
+  TensorFlow then finds a bad checksum mid-read, without naming the file
+  (and a resumed build keeps the shard, hence "delete it").  A DataLossError
+  of another file (e.g. a checkpoint) passes unchanged.
+  """
+  try:
+    yield
+  except tf.errors.DataLossError:
+    error = _damaged_shard_error(data_dir)
+    if error is None:
+      raise
+    raise error from None
 
 
 def shard_paths(data_dir, split, metadata=None):

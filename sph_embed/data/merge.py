@@ -33,7 +33,7 @@ SOURCE_KIND = "merged"
 # Keys every input must share: they define what an example is.
 _SAME_KEYS = ("format_version", "image_size", "sphere_size", "dof")
 # View settings kept per input, and at the top level when all agree.
-_VIEW_KEYS = ("views_per_instance", "anisotropic_scale", "seed")
+_VIEW_KEYS = ("views_per_instance", "anisotropic_scale", "appearance", "seed")
 
 
 class MergeError(ValueError):

@@ -62,6 +62,36 @@ def to_canonical_frame(mesh, up_axis):
   return mesh if up_axis == "z" else rotate_mesh(mesh, rotation)
 
 
+def _read(path, **options):
+  """trimesh.load(path, process=False, **options), quietly.
+
+  Raises:
+    MeshError naming `path` when trimesh cannot read it.
+  """
+  # trimesh logs a warning for every missing ShapeNet .mtl/texture; the
+  # geometry is all we need, so keep the build log readable.
+  trimesh_logger = logging.getLogger("trimesh")
+  level = trimesh_logger.level
+  trimesh_logger.setLevel(logging.ERROR)
+  try:
+    # process=False keeps NaN vertices visible (processing would drop them).
+    return trimesh.load(path, process=False, **options)
+  except Exception as e:  # trimesh raises many types for malformed files.
+    raise MeshError(f"{path}: cannot read mesh ({type(e).__name__}: {e})"
+                   ) from e
+  finally:
+    trimesh_logger.setLevel(level)
+
+
+def _vertex_count(path):
+  """The vertices in a file without faces: read as what it is, since
+  force="mesh" turns a point cloud into an empty mesh."""
+  loaded = _read(path)
+  parts = (loaded.geometry.values() if isinstance(loaded, trimesh.Scene)
+           else [loaded])
+  return sum(len(getattr(part, "vertices", ())) for part in parts)
+
+
 def load_mesh(path):
   """Reads a triangle mesh file; scenes are merged into one mesh.
 
@@ -81,24 +111,12 @@ def load_mesh(path):
     raise MeshError(f"{path}: no such file")
   if os.path.getsize(path) == 0:
     raise MeshError(f"{path}: empty file")
-  # trimesh logs a warning for every missing ShapeNet .mtl/texture; the
-  # geometry is all we need, so keep the build log readable.
-  trimesh_logger = logging.getLogger("trimesh")
-  level = trimesh_logger.level
-  trimesh_logger.setLevel(logging.ERROR)
-  try:
-    # process=False keeps NaN vertices visible (processing would drop them).
-    loaded = trimesh.load(path, force="mesh", process=False)
-  except Exception as e:  # trimesh raises many types for malformed files.
-    raise MeshError(f"{path}: cannot read mesh ({type(e).__name__}: {e})"
-                   ) from e
-  finally:
-    trimesh_logger.setLevel(level)
+  loaded = _read(path, force="mesh")
   if not isinstance(loaded, trimesh.Trimesh):
     raise MeshError(f"{path}: not a triangle mesh (got"
                     f" {type(loaded).__name__})")
   if len(loaded.faces) == 0:
-    raise MeshError(f"{path}: mesh has no faces ({len(loaded.vertices)}"
+    raise MeshError(f"{path}: mesh has no faces ({_vertex_count(path)}"
                     " vertices)")
   bad = ~np.isfinite(loaded.vertices).all(axis=1)
   if bad.any():

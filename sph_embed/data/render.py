@@ -98,12 +98,13 @@ def _prepare_mesa():
 
 
 @functools.lru_cache(maxsize=None)
-def _renderer(size):
+def offscreen_renderer(size):
+  """The process's renderer of size x size images (Mesa made safe first)."""
   _prepare_mesa()
   return pyrender.OffscreenRenderer(size, size)
 
 
-def _pose(rotation=None, translation=(0.0, 0.0, 0.0)):
+def rigid_pose(rotation=None, translation=(0.0, 0.0, 0.0)):
   """4 x 4 rigid transform."""
   pose = np.eye(4)
   if rotation is not None:
@@ -112,7 +113,7 @@ def _pose(rotation=None, translation=(0.0, 0.0, 0.0)):
   return pose
 
 
-def _look_along(direction):
+def look_along(direction):
   """Rotation whose -z axis (where pyrender lights point) is `direction`."""
   back = -np.asarray(direction, dtype=np.float64)
   back /= np.linalg.norm(back)
@@ -120,6 +121,14 @@ def _look_along(direction):
   right = np.cross(helper, back)
   right /= np.linalg.norm(right)
   return np.stack([right, np.cross(back, right), back], axis=1)
+
+
+def add_camera(scene):
+  """Adds the fixed camera (module docstring) to a pyrender scene."""
+  camera = pyrender.PerspectiveCamera(
+      yfov=FIELD_OF_VIEW, aspectRatio=1.0, znear=CAMERA_DISTANCE - 1.5,
+      zfar=CAMERA_DISTANCE + 1.5)
+  scene.add(camera, pose=rigid_pose(translation=(0, 0, CAMERA_DISTANCE)))
 
 
 @functools.lru_cache(maxsize=None)
@@ -133,14 +142,11 @@ def _scene():
   same (mesh, rotation) renders the same image within a process.
   """
   scene = pyrender.Scene(ambient_light=[_AMBIENT] * 3, bg_color=[0, 0, 0, 0])
-  camera = pyrender.PerspectiveCamera(
-      yfov=FIELD_OF_VIEW, aspectRatio=1.0, znear=CAMERA_DISTANCE - 1.5,
-      zfar=CAMERA_DISTANCE + 1.5)
-  scene.add(camera, pose=_pose(translation=(0, 0, CAMERA_DISTANCE)))
+  add_camera(scene)
   for direction, intensity in _LIGHTS:
     for sign in (1.0, -1.0):
       scene.add(pyrender.DirectionalLight(intensity=intensity),
-                pose=_pose(_look_along(sign * np.asarray(direction))))
+                pose=rigid_pose(look_along(sign * np.asarray(direction))))
   return scene
 
 
@@ -158,7 +164,7 @@ def render_views(mesh, poses, size=64):
   if poses.ndim != 3:
     raise ValueError(f"render_views: expected rotations [k, 3, 3], got shape"
                      f" {poses.shape}")
-  renderer = _renderer(int(size))
+  renderer = offscreen_renderer(int(size))
   scene = _scene()
   material = pyrender.MetallicRoughnessMaterial(
       baseColorFactor=_BASE_COLOR, metallicFactor=0.0, roughnessFactor=1.0,
@@ -168,7 +174,7 @@ def render_views(mesh, poses, size=64):
   images = np.empty((len(poses), size, size), dtype=np.uint8)
   try:
     for i, rotation in enumerate(poses):
-      scene.set_pose(node, _pose(rotation))
+      scene.set_pose(node, rigid_pose(rotation))
       color, depth = renderer.render(scene)
       if not (depth > 0).any():
         raise RenderError(f"render_views: view {i} is empty (mesh with"

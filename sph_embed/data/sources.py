@@ -11,7 +11,9 @@ Four kinds of source, each listing `Instance`s (nothing is loaded here):
   are named from the synset id (`SHAPENET_SYNSETS`, else the id itself).
 * a list file: one mesh path per line, optionally followed by its category
   (default: the name of the file's folder); relative paths are relative to
-  the list file; blank lines and lines starting with '#' are ignored.
+  the list file; blank lines and lines starting with '#' are ignored.  A
+  line with a tab is split at tabs only, so a path with spaces is written
+  "path<TAB>category" (or "path<TAB>" without one).
 ShapeNet and list sources have no split of their own: an instance is put in
 the test split when a hash of its name falls below `test_fraction`, which
 keeps the split stable when instances are added or removed.
@@ -104,6 +106,38 @@ def _in_test_split(name, test_fraction):
   return int.from_bytes(digest[:8], "little") / 2.0**64 < test_fraction
 
 
+def carve_validation(instances, per_category):
+  """A validation split carved from the train instances.
+
+  The last `per_category` train instances of each category (by name) form
+  the returned "test" split, the other train instances stay "train", and
+  the source's own test instances are left out: recipes are chosen on
+  these, and the real test split is scored once with the chosen one.
+
+  Raises:
+    SourceError: a category has no more than `per_category` train
+      instances.
+  """
+  if per_category < 1:
+    raise SourceError(f"validation instances must be >= 1 per category, got"
+                      f" {per_category}")
+  by_category = {}
+  for instance in instances:
+    if instance.split == "train":
+      by_category.setdefault(instance.category, []).append(instance)
+  carved = []
+  for category, members in sorted(by_category.items()):
+    if len(members) <= per_category:
+      raise SourceError(f"category {category!r} has {len(members)} train"
+                        f" instances: too few to carve {per_category} for"
+                        " validation and keep some to train on")
+    members = sorted(members, key=lambda i: i.name)
+    carved += members[:-per_category]
+    carved += [dataclasses.replace(i, split="test")
+               for i in members[-per_category:]]
+  return carved
+
+
 def _check_nonempty(instances, what):
   if not instances:
     raise SourceError(f"{what}: no mesh instances found")
@@ -185,6 +219,32 @@ def shapenet_instances(root, categories=None, test_fraction=0.2,
   return categories, _check_nonempty(instances, f"ShapeNet root {root}")
 
 
+def _list_entry(line, base, where):
+  """(category, name, path) of a list file's line; None: blank or comment.
+
+  Raises:
+    SourceError naming `where` (file:line): more than path and category,
+    or a path with spaces cut at a space (taken for path and category).
+  """
+  if not line.strip() or line.lstrip().startswith("#"):
+    return None
+  fields = ([f.strip() for f in line.split("\t") if f.strip()]
+            if "\t" in line else line.split())
+  if len(fields) > 2:
+    raise SourceError(f"{where}: expected 'path [category]' (a path with"
+                      f" spaces: 'path<TAB>category'), got {line!r}")
+  path = os.path.join(base, fields[0])
+  if (len(fields) == 2 and not os.path.exists(path)
+      and os.path.isfile(os.path.join(base, line.strip()))):
+    raise SourceError(f"{where}: {fields[0]!r} does not exist but"
+                      f" {line.strip()!r} does: a path with spaces needs a"
+                      " tab after it ('path<TAB>category', or 'path<TAB>'"
+                      " for the folder's name)")
+  category = (fields[1] if len(fields) == 2 else
+              os.path.basename(os.path.dirname(path)))
+  return category, fields[0], path
+
+
 def list_instances(list_file, categories=None, test_fraction=0.2,
                    up_axis=DEFAULT_UP_AXES["list"]):
   """(categories, instances) of a list file (see the module docstring)."""
@@ -196,16 +256,9 @@ def list_instances(list_file, categories=None, test_fraction=0.2,
   base = os.path.dirname(os.path.abspath(list_file))
   entries = []
   for number, line in enumerate(lines, start=1):
-    fields = line.split()
-    if not fields or fields[0].startswith("#"):
-      continue
-    if len(fields) > 2:
-      raise SourceError(f"{list_file}:{number}: expected 'path [category]',"
-                        f" got {line!r}")
-    path = os.path.join(base, fields[0])
-    category = (fields[1] if len(fields) == 2 else
-                os.path.basename(os.path.dirname(path)))
-    entries.append((category, fields[0], path))
+    entry = _list_entry(line, base, f"{list_file}:{number}")
+    if entry:
+      entries.append(entry)
   _check_nonempty(entries, f"list file {list_file}")
   categories = _select({c for c, _, _ in entries}, categories,
                        f"list file {list_file}")

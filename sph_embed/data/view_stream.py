@@ -65,6 +65,9 @@ def instances_from_metadata(metadata, split="train"):
   else:
     raise sources.SourceError(f"dataset source {source!r}: unknown kind,"
                               " cannot make views on the fly")
+  if source.get("validation_instances"):
+    instances = sources.carve_validation(instances,
+                                         source["validation_instances"])
   instances = [i for i in instances if i.split == split]
   if not instances:
     raise sources.SourceError(f"dataset source {source!r}: no {split}"

@@ -9,6 +9,14 @@ rotated mesh.  With anisotropic scaling on, each example's mesh is first
 scaled along its canonical axes by factors uniform in [1 - s, 1 + s] and
 normalised again (the paper's augmentation).
 
+`appearance` (APPEARANCES) says how views look: "plain" the grey renders of
+sph_embed.data.render (the paper's); "photo" photo-like renders (coloured,
+random lights and backgrounds) prepared as a user's photograph
+(sph_embed.data.photo_render); "framed" the plain renders prepared the same
+way, to tell the change of framing from that of appearance.  Poses and
+scales do not depend on it: builds that differ only in appearance hold the
+same meshes in the same poses.
+
 Poses and scales depend only on the build seed and the instance, not on the
 order or process in which instances are made, so builds are reproducible and
 resumable.
@@ -23,10 +31,13 @@ import hashlib
 import numpy as np
 
 from sph_embed.data import meshes
+from sph_embed.data import photo_render
 from sph_embed.data import raycast
 from sph_embed.data import render
 from sph_embed.sphere import rotations
 from sph_embed.sphere import dh_grid
+
+APPEARANCES = ("plain", "framed", "photo")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +49,7 @@ class ViewConfig:
   image_size: int = 64
   sphere_size: int = 64
   seed: int = 0
+  appearance: str = "plain"  # One of APPEARANCES.
 
   def __post_init__(self):
     if self.views_per_instance < 1:
@@ -51,12 +63,33 @@ class ViewConfig:
     if self.image_size < 8:
       raise ValueError(f"image_size must be >= 8, got {self.image_size}")
     dh_grid.validate_grid_size(self.sphere_size, "sphere_size")
+    if self.appearance not in APPEARANCES:
+      raise ValueError(f"appearance must be one of {APPEARANCES}, got"
+                       f" {self.appearance!r}")
 
 
-def _instance_rng(instance, seed):
+def _instance_rng(instance, seed, stream=()):
+  """The instance's generator; `stream` (e.g. (1,)) makes an independent
+  one, so that drawing from it leaves the poses and scales unchanged."""
   key = f"{instance.split}/{instance.category}/{instance.name}"
   digest = hashlib.sha256(key.encode("utf-8")).digest()
-  return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
+  return np.random.default_rng(
+      [seed, int.from_bytes(digest[:8], "little"), *stream])
+
+
+def _views(instance, config, scaled, poses):
+  """uint8 [k, S, S] views of scaled[i] rotated by poses[i], by appearance."""
+  size = config.image_size
+  if config.appearance == "photo":
+    return photo_render.photo_views(scaled, poses, size,
+                                    _instance_rng(instance, config.seed, (1,)))
+  if config.appearance == "framed":
+    return photo_render.framed_views(scaled, poses, size)
+  if config.anisotropic_scale:
+    return np.stack([render.render_view(m, r, size)
+                     for m, r in zip(scaled, poses)])
+  # One scene for all views of the mesh.
+  return render.render_views(scaled[0], poses, size)
 
 
 def example_meshes(instance, config):
@@ -93,12 +126,7 @@ def make_examples(instance, config):
     render.RenderError: a view is empty.
   """
   scaled, poses = example_meshes(instance, config)
-  if config.anisotropic_scale:
-    images = np.stack([render.render_view(m, r, config.image_size)
-                       for m, r in zip(scaled, poses)])
-  else:
-    # One scene for all views of the mesh.
-    images = render.render_views(scaled[0], poses, config.image_size)
+  images = _views(instance, config, scaled, poses)
   spheres = np.stack([raycast.raycast(m, config.sphere_size, r)
                       for m, r in zip(scaled, poses)])
   return {"image": images, "sphere": spheres,

@@ -36,18 +36,21 @@ import tensorflow as tf
 from sph_embed.data import input_pipeline
 from sph_embed.embedding import model as embedding_model
 from sph_embed.embedding import losses
+from sph_embed.embedding import pose_loss as pose_loss_lib
+from sph_embed.embedding import rotated_targets
 from sph_embed.embedding import targets as embedding_targets
 from sph_embed.teacher import export as teacher_export
 from sph_embed.training import checkpoints
 from sph_embed.training import loop as train_loop
 from sph_embed.training import run_spec
+from sph_embed.data import fresh_views
 from sph_embed.data import view_stream
 from sph_embed.data import views
 
 MODEL_SPEC = "embedding_model.json"
 SPEC_VERSION = 1
 OUTPUT_KEYS = ("pose", "synthesis")
-VIEW_SOURCES = ("dataset", "on_the_fly")
+VIEW_SOURCES = ("dataset", "on_the_fly", "fresh")
 # Keys every model spec has; with `heads` (several-head runs only) they
 # define the network: a resume must match them.
 _REQUIRED_KEYS = ("embedding", "image_size", "target_size", "channels",
@@ -69,6 +72,8 @@ class EmbeddingTraining:
   num_workers: int | None = None
   eval_examples: int | None = None
   precompute_targets: bool = False
+  pose_loss: pose_loss_lib.PoseLossConfig = dataclasses.field(
+      default_factory=pose_loss_lib.PoseLossConfig)
 
   @property
   def output_keys(self):
@@ -91,6 +96,13 @@ class EmbeddingTraining:
         raise ValueError(f"{name} must be >= 1 (or unset), got {value}")
     if not self.huber_delta > 0:
       raise ValueError(f"huber_delta must be > 0, got {self.huber_delta}")
+    self.pose_loss.validate()
+    if self.pose_loss.weight and "pose" not in keys:
+      raise ValueError("pose_loss_weight applies to the pose head: it needs"
+                       " output_key to include 'pose'")
+    if self.precompute_targets and self.views != "dataset":
+      raise ValueError("precompute_targets only applies to views='dataset'"
+                       " (fresh views' targets are rotated canonical maps)")
     if self.anisotropic_scale is not None and self.views != "on_the_fly":
       raise ValueError("anisotropic_scale only applies to views='on_the_fly'"
                        " (a dataset's views were scaled when it was built:"
@@ -185,6 +197,8 @@ def model_spec(settings, data_dir, metadata, target_shapes):
       "categories": metadata["categories"],
       "huber_delta": settings.huber_delta,
   }
+  if settings.pose_loss.weight:
+    spec["pose_loss"] = dataclasses.asdict(settings.pose_loss)
   if len(keys) > 1:
     spec["heads"] = [[key, target_shapes[key][0], target_shapes[key][2]]
                      for key in keys]
@@ -281,11 +295,15 @@ def head_of(network, spec, output_key=None, where="the run"):
   return network, view
 
 
-def metric_names(output_keys):
+def metric_names(output_keys, pose_loss=None):
   """The per-head relative-error metrics: `relative_error` for the first
-  head, `relative_error_<key>` for the others."""
-  return tuple("relative_error" if index == 0 else f"relative_error_{key}"
-               for index, key in enumerate(output_keys))
+  head, `relative_error_<key>` for the others; `pose_cross_entropy` too when
+  the pose loss term (a PoseLossConfig) is on."""
+  names = tuple("relative_error" if index == 0 else f"relative_error_{key}"
+                for index, key in enumerate(output_keys))
+  if pose_loss is not None and pose_loss.weight:
+    names += ("pose_cross_entropy",)
+  return names
 
 
 def _by_head(outputs, output_keys):
@@ -293,23 +311,32 @@ def _by_head(outputs, output_keys):
   return outputs if isinstance(outputs, dict) else {output_keys[0]: outputs}
 
 
-def head_losses(predictions, targets, output_keys, delta):
+def head_losses(predictions, targets, output_keys, delta, pose_loss=None):
   """(per-example loss [B]: the sum of the heads' area-weighted Huber
-  losses, {metric name: per-example relative error [B]})."""
+  losses, plus the pose head's weighted pose cross-entropy when
+  `pose_loss` (a PoseLossConfig) is on; {metric name: per-example values
+  [B]}: each head's relative error and the cross-entropy)."""
   loss = tf.add_n([losses.area_weighted_huber(predictions[key],
                                               targets[key], delta)
                    for key in output_keys])
-  return loss, {name: losses.relative_error(predictions[key], targets[key])
-                for name, key in zip(metric_names(output_keys), output_keys)}
+  metrics = {name: losses.relative_error(predictions[key], targets[key])
+             for name, key in zip(metric_names(output_keys), output_keys)}
+  if pose_loss is not None and pose_loss.weight:
+    cross_entropy = pose_loss_lib.pose_cross_entropy(
+        predictions["pose"], targets["pose"], pose_loss)
+    loss += pose_loss.weight * cross_entropy
+    metrics["pose_cross_entropy"] = cross_entropy
+  return loss, metrics
 
 
-def make_loss_fn(teacher, delta, layout):
-  """train_loop.train's loss_fn: Huber loss, relative error per example.
+def make_loss_fn(teacher, delta, layout, pose_loss=None):
+  """train_loop.train's loss_fn: `head_losses` per example.
 
   Args:
     teacher: spheres -> {key: maps} (load_teacher_maps).
     delta: the Huber breakpoint.
     layout: embedding_targets.TargetLayout of the heads.
+    pose_loss: PoseLossConfig of the pose term (None or weight 0: off).
 
   The targets are the batch's precomputed `targets` (sph_embed.embedding.
   targets, flat, split by `layout`) when it has them, else the teacher's
@@ -324,14 +351,14 @@ def make_loss_fn(teacher, delta, layout):
                                       teacher(batch["sphere"]))
     predictions = _by_head(model(batch["image"], training=True),
                            layout.keys)
-    return head_losses(predictions, targets, layout.keys, delta)
+    return head_losses(predictions, targets, layout.keys, delta, pose_loss)
 
   return loss_fn
 
 
 def make_eval_fn(model, teacher, output_keys, data_dir, batch_size, delta,
-                 max_examples=None):
-  """step -> {loss, relative error per head} over the held-out (test) split.
+                 max_examples=None, pose_loss=None):
+  """step -> {loss, `head_losses`' metrics} over the held-out (test) split.
 
   The model runs in inference mode; the first `max_examples` examples of the
   split in a fixed order are used (all when None).  `teacher`: spheres ->
@@ -344,7 +371,8 @@ def make_eval_fn(model, teacher, output_keys, data_dir, batch_size, delta,
     predictions = tf.nest.map_structure(
         lambda maps: tf.cast(maps, tf.float32),
         _by_head(model(images, training=False), output_keys))
-    return head_losses(predictions, teacher(spheres), output_keys, delta)
+    return head_losses(predictions, teacher(spheres), output_keys, delta,
+                       pose_loss)
 
   def eval_fn(step):
     del step  # The same examples every time.
@@ -352,7 +380,8 @@ def make_eval_fn(model, teacher, output_keys, data_dir, batch_size, delta,
                                       shuffle=False, deterministic=True)
     if max_examples:
       batches = batches.unbatch().take(max_examples).batch(batch_size)
-    totals = dict.fromkeys(("loss",) + metric_names(output_keys), 0.0)
+    totals = dict.fromkeys(("loss",) + metric_names(output_keys, pose_loss),
+                           0.0)
     count = 0
     for batch in batches:
       loss, relative = compute(batch["image"], batch["sphere"])
@@ -382,12 +411,16 @@ def make_dataset_fn(config, settings, metadata, teacher=None, layout=None,
         instances, categories,
         views.ViewConfig(dof=metadata["dof"], anisotropic_scale=scale,
                          image_size=metadata["image_size"],
-                         sphere_size=metadata["sphere_size"]),
+                         sphere_size=metadata["sphere_size"],
+                         appearance=metadata.get("appearance", "plain")),
         config.batch_size, seed=config.seed, num_workers=settings.num_workers)
     logging.info("Views made on the fly from %d train instances,"
                  " anisotropic scale %.3g", len(instances), scale)
     return stream.dataset
 
+  if settings.views == "fresh":
+    return _fresh_view_dataset_fn(config, settings, metadata, teacher,
+                                  layout)
   targets = None
   if settings.precompute_targets:
     if strategy is not None and checkpoints.is_multi_worker(strategy):
@@ -404,6 +437,34 @@ def make_dataset_fn(config, settings, metadata, teacher=None, layout=None,
       input_pipeline.training_batches, config.data_dir, config.batch_size,
       config.seed, targets=targets,
       targets_shape=(layout.size,) if targets else None)
+
+
+def _fresh_view_dataset_fn(config, settings, metadata, teacher, layout):
+  """Fresh 3DOF poses of the train meshes, rendered in worker processes,
+  their targets the teacher's canonical maps rotated (data.fresh_views,
+  embedding.rotated_targets)."""
+  appearance = metadata.get("appearance", "plain")
+  if (metadata["dof"] != 3 or metadata.get("anisotropic_scale")
+      or appearance != "plain"):
+    raise input_pipeline.DataError(
+        f"{config.data_dir}: views='fresh' draws 3DOF poses of unscaled"
+        f" meshes, rendered plain; this dataset is {metadata['dof']}DOF with"
+        f" anisotropic scale {metadata.get('anisotropic_scale')} and"
+        f" {appearance} appearance")
+  start = time.perf_counter()
+  _, instances = view_stream.instances_from_metadata(metadata)
+  # The meshes the build skipped (unreadable, empty views) stay out.
+  skipped = {entry["instance"] for entry in metadata.get("skipped", ())}
+  instances = [i for i in instances if i.describe() not in skipped]
+  maps = rotated_targets.canonical_maps(fresh_views.canonical_spheres(
+      instances, metadata["sphere_size"], settings.num_workers), teacher)
+  targets = rotated_targets.RotatedTargets(maps, layout)
+  logging.info("Fresh views of %d train instances; their canonical teacher"
+               " maps in %.0f s", len(instances), time.perf_counter() - start)
+  views = fresh_views.FreshViews(
+      instances, config.batch_size, metadata["image_size"], config.seed,
+      num_workers=settings.num_workers or 1)
+  return rotated_targets.fresh_view_dataset_fn(views, targets, layout)
 
 
 def train(config, settings, after_step=None):
@@ -458,14 +519,16 @@ def train(config, settings, after_step=None):
                settings.views, metadata.get("anisotropic_scale"))
   result = train_loop.train(
       strategy=strategy, model=model, optimizer=optimizer,
-      loss_fn=make_loss_fn(teacher, settings.huber_delta, layout),
+      loss_fn=make_loss_fn(teacher, settings.huber_delta, layout,
+                           settings.pose_loss),
       dataset_fn=make_dataset_fn(config, settings, metadata, teacher,
                                  layout, strategy),
       num_steps=config.max_steps,
-      metric_names=metric_names(settings.output_keys),
+      metric_names=metric_names(settings.output_keys, settings.pose_loss),
       eval_fn=make_eval_fn(model, teacher, settings.output_keys,
                            config.data_dir, config.batch_size,
-                           settings.huber_delta, settings.eval_examples),
+                           settings.huber_delta, settings.eval_examples,
+                           settings.pose_loss),
       after_step=after_step, **config.train_arguments())
   steps = result.final_step - result.start_step
   if steps and result.seconds > 0:

@@ -16,7 +16,8 @@ Stages (each a repository tool, so each resumes as that tool does):
   report              <work>/experiment.json, then tools/make_report.py
 The resolved config is kept as <work>/config.json: a rerun with the same
 settings resumes, one with other settings is refused (use another
---work_dir), so the results of one directory come from one config.
+--work_dir), so the results of one directory come from one config.  Before
+that, each tool parses the flags the config gives it (`run`).
 """
 
 import dataclasses
@@ -28,6 +29,10 @@ from sph_embed.common import stages as stages_lib
 from sph_embed.experiments import config as config_lib
 
 CONFIG_FILE = "config.json"
+# The tools whose flags come from the config's sections (checked first).
+CONFIGURED_TOOLS = ("build_dataset.py", "train_teacher.py",
+                    "train_embedding.py", "train_regression.py",
+                    "train_synthesis.py")
 EXPERIMENT_FILE = "experiment.json"  # Read by sph_embed.report.html_report.
 
 
@@ -222,9 +227,15 @@ def prepare_work_dir(config, inputs):
 
 
 def run(config, inputs):
-  """Runs every stage; returns the results summary path (results.md)."""
-  work = prepare_work_dir(config, inputs)
+  """Runs every stage; returns the results summary path (results.md).
+
+  The flags the config gives each tool are parsed by that tool before any
+  stage runs and before <work_dir>/config.json is written: a misspelt key
+  or a value of the wrong type (--set=embedding.max_steps=abc) stops here.
+  """
   stages = plan(config, inputs)
+  stages_lib.check_flags(stages, CONFIGURED_TOOLS)
+  work = prepare_work_dir(config, inputs)
   summary = os.path.join(work, "results.md")
   with files.atomic_write(summary) as f:
     f.write(f"# {config['name']}\n\n{config['description']}\n\n"

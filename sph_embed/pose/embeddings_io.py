@@ -31,6 +31,8 @@ from sph_embed.sphere import dh_grid
 REQUIRED_KEYS = ("embeddings", "rotations", "category", "instance")
 OPTIONAL_KEYS = ("targets", "images")
 KEYS = REQUIRED_KEYS + OPTIONAL_KEYS
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")   # A member; an empty archive.
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 def _check_float_maps(path, key, value, reference_shape=None):
@@ -139,6 +141,22 @@ def save_embeddings(path, embeddings, rotations, category, instance,
   files.save_npz_atomic(path, **arrays)
 
 
+def _check_zip_header(path):
+  """ValueError unless `path` starts as a zip archive (.npz files do).
+
+  np.load takes any other file for a pickle and says it "contains pickled
+  data", which misleads for a text file or a CSV.
+  """
+  with open(path, "rb") as f:
+    head = f.read(len(_NPY_MAGIC))
+  if head == _NPY_MAGIC:
+    raise ValueError(f"{path}: not an .npz archive (holds a single array)")
+  if not head.startswith(_ZIP_MAGICS):
+    raise ValueError(f"{path}: not an .npz archive (no zip header: it starts"
+                     f" with {head!r}); write it with"
+                     " tools/save_embeddings.py")
+
+
 def load_embeddings(path):
   """Loads and validates an embeddings file.
 
@@ -151,14 +169,11 @@ def load_embeddings(path):
     and the key for anything that does not fit the schema.
   """
   path = os.fspath(path)
+  _check_zip_header(path)
   try:
     data = np.load(path, allow_pickle=False)
-  except FileNotFoundError:
-    raise
   except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
     raise ValueError(f"{path}: not a readable .npz file: {e}") from None
-  if not isinstance(data, np.lib.npyio.NpzFile):
-    raise ValueError(f"{path}: not an .npz archive (holds a single array)")
   arrays = {}
   with data:
     for key in KEYS:

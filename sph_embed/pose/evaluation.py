@@ -122,29 +122,36 @@ class Summary:
   # Scored up to symmetry, min(err, 180 - err): "yes", "no", or "mixed"
   # (the overall row of a table with both kinds of category).
   symmetric: str = "no"
+  # Some of its pairs have maps without orientation (constant over the
+  # sphere): its numbers mean nothing.
+  meaningless: bool = False
 
 
-def summarize(categories, errors, symmetric_categories=()):
+def summarize(categories, errors, symmetric_categories=(), meaningless=None):
   """Per-category rows (sorted by name) and an "overall" row.
 
   `symmetric_categories` are the categories whose `errors` were folded
-  (pose_errors); the rows record it.
+  (pose_errors); the rows record it.  `meaningless`: [P] bool, the pairs
+  whose errors mean nothing; a row with any of them is marked.
   """
   categories = np.asarray(categories).astype(str)
   errors = np.asarray(errors, dtype=np.float64)
   folded = np.isin(categories, list(symmetric_categories))
+  meaningless = (np.zeros(errors.shape, bool) if meaningless is None
+                 else np.asarray(meaningless, bool))
 
-  def row(name, values, flags):
+  def row(name, chosen):
+    values, flags = errors[chosen], folded[chosen]
     symmetric = ("yes" if flags.all() else "no" if not flags.any()
                  else "mixed")
     return Summary(name, int(values.size), float(np.median(values)),
                    tuple(float(100.0 * np.mean(values < t))
-                         for t in THRESHOLDS), symmetric)
+                         for t in THRESHOLDS), symmetric,
+                   bool(meaningless[chosen].any()))
 
-  rows = [row(c, errors[categories == c], folded[categories == c])
-          for c in sorted(set(categories.tolist()))]
+  rows = [row(c, categories == c) for c in sorted(set(categories.tolist()))]
   if errors.size:
-    rows.append(row("overall", errors, folded))
+    rows.append(row("overall", np.ones(errors.shape, bool)))
   return rows
 
 
@@ -152,14 +159,21 @@ def format_table(rows):
   """The paper-style table as text, with a column saying which rows were
   scored up to symmetry."""
   width = max([len("category")] + [len(r.name) for r in rows])
+  marked = any(r.meaningless for r in rows)   # Its column only then.
   header = (f"{'category':<{width}}  {'pairs':>6}  {'median err (deg)':>16}"
             + "".join(f"  {f'acc@{t:g} (%)':>11}" for t in THRESHOLDS)
-            + f"  {'symmetric':>9}")
+            + f"  {'symmetric':>9}" + ("  meaningless" if marked else ""))
   lines = [header, "-" * len(header)]
   for r in rows:
     lines.append(f"{r.name:<{width}}  {r.pairs:>6d}  {r.median:>16.2f}"
                  + "".join(f"  {a:>11.1f}" for a in r.accuracy)
-                 + f"  {r.symmetric:>9}")
+                 + f"  {r.symmetric:>9}"
+                 + (f"  {'yes' if r.meaningless else 'no':>11}" if marked
+                    else ""))
   if any(r.symmetric != "no" for r in rows):
     lines.append("symmetric = yes: error scored as min(err, 180 - err)")
+  if marked:
+    lines.append("meaningless = yes: some of its pairs have maps constant"
+                 " over the sphere (no orientation); its numbers mean"
+                 " nothing")
   return "\n".join(lines)

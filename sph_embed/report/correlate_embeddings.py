@@ -29,17 +29,20 @@ CSV_FIELDS = (["index1", "index2", "category", "instance1", "instance2",
 
 
 def write_csv(path, data, pairs, errors, estimated, truth, modes=None,
-              mode_errors=None):
+              mode_errors=None, meaningless=None):
   """One row per pair, written atomically (sph_embed.common.files).
 
   With `modes` (pair_distributions.ModeTable) and their errors, the columns of
-  `pair_distributions.mode_csv_fields` follow.
+  `pair_distributions.mode_csv_fields` follow.  With `meaningless` ([P]
+  bool) true for any pair, a last column `meaningless` (1: the pair's error
+  means nothing) follows.
   """
   extra = ([] if modes is None
            else pair_distributions.mode_csv_fields(modes.masses.shape[1]))
+  marked = meaningless is not None and np.any(meaningless)
   with files.atomic_write(path, newline="") as f:
     writer = csv.writer(f)
-    writer.writerow(CSV_FIELDS + extra)
+    writer.writerow(CSV_FIELDS + extra + (["meaningless"] if marked else []))
     for p, ((i, j), error, est, true) in enumerate(
         zip(pairs, errors, estimated, truth)):
       writer.writerow(
@@ -48,7 +51,8 @@ def write_csv(path, data, pairs, errors, estimated, truth, modes=None,
           + [f"{v:.7f}" for v in est.ravel()]
           + [f"{v:.7f}" for v in true.ravel()]
           + ([] if modes is None
-             else pair_distributions.mode_csv_cells(modes, mode_errors, p)))
+             else pair_distributions.mode_csv_cells(modes, mode_errors, p))
+          + ([int(meaningless[p])] if marked else []))
 
 
 def check_symmetric_categories(source, categories, symmetric_categories):
@@ -85,36 +89,51 @@ def write_distribution_plots(directory, table, data, pairs, truth,
     logging.info("wrote %s", path)
 
 
-def featureless_maps_warnings(path, data, mode):
-  """Warnings for maps that are constant (e.g. all zero) over the sphere.
+# The maps each mode correlates: (first view's, second view's).
+_MODE_KEYS = {"image": ("embeddings", "embeddings"),
+              "mesh": ("embeddings", "targets"),
+              "teacher": ("targets", "targets")}
+
+
+def constant_maps(maps):
+  """[N] bool: which maps [N, T, T, C] are constant over the sphere.
 
   Such a map has no orientation: its correlation is flat, the argmax is
-  arbitrary and the pairs' errors (~120 deg median) mean nothing, though
+  arbitrary and its pairs' errors (~120 deg median) mean nothing, though
   the table looks normal.
   """
-  keys = {"image": ("embeddings",), "mesh": ("embeddings", "targets"),
-          "teacher": ("targets",)}[mode]
+  flat = maps.reshape(len(maps), -1, maps.shape[-1])
+  spread = np.ptp(flat, axis=1)
+  scale = np.abs(flat).max(axis=1)
+  return np.all(spread <= 1e-6 * scale, axis=-1)
+
+
+def featureless_maps_warnings(path, data, mode):
+  """One message per key of `mode` whose maps are constant for some views."""
   warnings = []
-  for key in keys:
-    maps = data[key]
-    flat = maps.reshape(len(maps), -1, maps.shape[-1])
-    spread = np.ptp(flat, axis=1)
-    scale = np.abs(flat).max(axis=1)
-    constant = np.all(spread <= 1e-6 * scale, axis=-1)
+  for key in dict.fromkeys(_MODE_KEYS[mode]):
+    constant = constant_maps(data[key])
     if constant.any():
-      kind = "all zero" if not np.any(maps[constant]) else "constant"
+      kind = "all zero" if not np.any(data[key][constant]) else "constant"
       warnings.append(
-          f"{path}: '{key}' of {constant.sum()} of {len(maps)} views are"
+          f"{path}: '{key}' of {constant.sum()} of {len(constant)} views are"
           f" {kind} over the sphere: no orientation to find, so the errors"
           " of their pairs are meaningless")
   return warnings
+
+
+def meaningless_pairs(data, mode, pairs):
+  """[P] bool: the pairs with a constant map on either side."""
+  first, second = _MODE_KEYS[mode]
+  return (constant_maps(data[first])[pairs[:, 0]]
+          | constant_maps(data[second])[pairs[:, 1]])
 
 
 def run(path, protocol="ib", pairs_per_instance=3, upsample=4, mode="image",
         symmetric_categories=(), seed=0, output=None, refine=True,
         normalize=False, grid_size=None, batch=16, progress=True, modes=0,
         mode_separation_degrees=30.0, temperature=1.0,
-        distribution_plots=None, plot_pairs=4):
+        distribution_plots=None, plot_pairs=4, allow_constant=False):
   """Runs one experiment; returns (summary rows, skip messages, warnings).
 
   `modes` > 0: the top modes of each pair's distribution at `temperature`
@@ -123,6 +142,10 @@ def run(path, protocol="ib", pairs_per_instance=3, upsample=4, mode="image",
 
   `symmetric_categories`: categories scored min(err, 180 - err); each must
   be a category of the file.
+
+  Maps constant over the sphere (e.g. all zero) are refused, unless
+  `allow_constant`: then the CSV rows and table rows of their pairs are
+  marked meaningless.
   """
   data = embeddings_io.load_embeddings(path)
   check_symmetric_categories(path, data["category"], symmetric_categories)
@@ -130,10 +153,12 @@ def run(path, protocol="ib", pairs_per_instance=3, upsample=4, mode="image",
     raise ValueError(f"{path}: --mode={mode} needs key 'targets' (the teacher"
                      f" maps), which the file does not have")
   warnings = featureless_maps_warnings(path, data, mode)
+  if warnings and not allow_constant:
+    raise ValueError("; ".join(warnings) + "; pass --allow_constant_embeddings"
+                     " to score them anyway, marked meaningless")
   for message in warnings:
     logging.warning("%s", message)
-  first = data["targets"] if mode == "teacher" else data["embeddings"]
-  second = data["embeddings"] if mode == "image" else data["targets"]
+  first, second = (data[key] for key in _MODE_KEYS[mode])
   pairs, skipped = pose_evaluation.make_pairs(
       data["category"], data["instance"], protocol, pairs_per_instance, seed)
   check_pairs(path, protocol, pairs, skipped)
@@ -158,9 +183,11 @@ def run(path, protocol="ib", pairs_per_instance=3, upsample=4, mode="image",
   if distribution_plots:
     write_distribution_plots(distribution_plots, table, data, pairs, truth,
                              temperature)
+  meaningless = meaningless_pairs(data, mode, pairs)
   if output:
     write_csv(output, data, pairs, errors, estimated, truth,
-              table if modes else None, table_errors)
+              table if modes else None, table_errors, meaningless)
     logging.info("wrote %s", output)
-  rows = pose_evaluation.summarize(categories, errors, symmetric_categories)
+  rows = pose_evaluation.summarize(categories, errors, symmetric_categories,
+                                   meaningless)
   return rows, skipped, warnings

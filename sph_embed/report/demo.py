@@ -93,12 +93,25 @@ def _build_test_set(output_dir, config, dof):
 
 
 def _check_modules(modules):
-  """Loads every module first, so a missing one fails before any work."""
-  return (teacher_export.load_teacher_layer(modules.teacher, "pose"),
-          embedding_export.load_embedding(modules.pose_embedding),
-          (regression_export.load_regression(modules.pose_regression)
-           if modules.pose_regression else None),
-          synthesis_export.load_synthesis(modules.synthesis))
+  """Loads every module first, so a missing one fails before any work.
+
+  Raises:
+    ValueError naming the module's flag (tools/demo.py's flags are the
+    fields of `Modules`) and the problem, e.g. a module of another kind.
+  """
+  loaders = {
+      "teacher": lambda path: teacher_export.load_teacher_layer(path, "pose"),
+      "pose_embedding": embedding_export.load_embedding,
+      "pose_regression": regression_export.load_regression,
+      "synthesis": synthesis_export.load_synthesis}
+  loaded = []
+  for flag, load in loaders.items():
+    path = getattr(modules, flag)
+    try:
+      loaded.append(load(path) if path else None)
+    except ValueError as e:
+      raise ValueError(f"--{flag}: {e}") from None
+  return tuple(loaded)
 
 
 def run(work_dir, modules, config=DemoConfig()):

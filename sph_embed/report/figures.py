@@ -274,3 +274,22 @@ def training_figure(name, runs, path):
     ax.set_visible(False)
   fig.suptitle(f"{name}: TensorBoard scalars", fontsize=9)
   _save(fig, path)
+
+
+def time_to_accuracy_figure(rows, title, path):
+  """Median error against minutes of training, a line per recipe
+  (sph_embed.experiments.time_to_accuracy's rows)."""
+  fig = figure_lib.Figure(figsize=(6.4, 3.6), layout="constrained")
+  ax = fig.add_subplot()
+  for recipe in dict.fromkeys(row["recipe"] for row in rows):
+    own = sorted((r for r in rows if r["recipe"] == recipe),
+                 key=lambda r: r["minutes"])
+    ax.plot([r["minutes"] for r in own], [r["median_deg"] for r in own],
+            "o-", label=recipe)
+  ax.set_xlabel("minutes of training (this machine)")
+  ax.set_ylabel("median error (deg)")
+  ax.set_ylim(0, 180)  # A rotation's geodesic error is at most 180 deg.
+  ax.legend(fontsize=8)
+  ax.grid(alpha=0.3)
+  ax.set_title(title, fontsize=9)
+  _save(fig, path)

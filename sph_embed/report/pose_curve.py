@@ -9,7 +9,6 @@ acc@15 / acc@30 against the training step: how far the network is from
 converged, and what more steps would buy.
 """
 
-import csv
 import os
 
 from absl import logging
@@ -105,12 +104,7 @@ def measure(model_dir, data_dir, split="test", protocol="ib", pairs=3,
 
 def write_csv(path, rows):
   """The rows as CSV (atomically)."""
-  with files.atomic_write(path) as f:
-    writer = csv.DictWriter(f, CSV_FIELDS)
-    writer.writeheader()
-    for row in rows:
-      writer.writerow({key: (f"{row[key]:.4f}" if isinstance(row[key], float)
-                             else row[key]) for key in CSV_FIELDS})
+  files.write_csv_rows(path, CSV_FIELDS, rows)
 
 
 def read_csv(path):
@@ -119,14 +113,6 @@ def read_csv(path):
   Raises:
     ValueError naming the file: unreadable, other columns, a bad value.
   """
-  try:
-    with open(path, encoding="utf-8", newline="") as f:
-      reader = csv.DictReader(f)
-      if tuple(reader.fieldnames or ()) != CSV_FIELDS:
-        raise ValueError(f"columns {reader.fieldnames}, expected"
-                         f" {list(CSV_FIELDS)}")
-      return [{key: (int(row[key]) if key in ("step", "pairs")
-                     else float(row[key])) for key in CSV_FIELDS}
-              for row in reader]
-  except (OSError, ValueError, TypeError) as e:
-    raise ValueError(f"{path}: not a pose-vs-steps CSV ({e})") from None
+  return files.read_csv_rows(
+      path, {key: int if key in ("step", "pairs") else float
+             for key in CSV_FIELDS}, "a pose-vs-steps CSV")

@@ -1,9 +1,10 @@
 """Novel views from one image: the library side of tools/synthesize.py.
 
-The input is a grayscale view (a PNG/JPEG file, or an example of a dataset
-split).  Its embedding is rotated by each requested R with the exact
-spectral rotation (sph_embed.synthesis.rotate) and decoded by a synthesis
-module (sph_embed.synthesis.export): the view of the object rotated by R.
+The input is a grayscale view: a picture prepared as training views are
+made (sph_embed.data.image_input), or an example of a dataset split.  Its
+embedding is rotated by each requested R with the exact spectral rotation
+(sph_embed.synthesis.rotate) and decoded by a synthesis module
+(sph_embed.synthesis.export): the view of the object rotated by R.
 
 Which rotation composes with the input's pose: the view of a mesh in pose
 R0 (mesh rotated by R0, fixed camera, DESIGN §1) embeds to the maps of the
@@ -30,7 +31,6 @@ import os
 from absl import logging
 import numpy as np
 from PIL import Image
-from PIL import UnidentifiedImageError
 from scipy.spatial import transform
 
 from sph_embed.common import files
@@ -52,49 +52,6 @@ def composed_pose(rotation, pose):
   Both [..., 3, 3]; see the module docstring (R @ R0, not R0 @ R).
   """
   return np.asarray(rotation) @ np.asarray(pose)
-
-
-def read_image(path, size):
-  """A PNG/JPEG file as a grayscale view float32 [size, size, 1] in [0, 1].
-
-  RGB is converted to luminance; transparency is composited onto black
-  (the renders' background).  Another size is resized with a warning.
-
-  Raises:
-    ValueError naming `path`: missing, a directory, empty, not an image,
-    or blank (one grey level: no object).
-  """
-  if not os.path.exists(path):
-    raise ValueError(f"{path}: no such file")
-  if os.path.isdir(path):
-    raise ValueError(f"{path}: is a directory, not an image file")
-  if os.path.getsize(path) == 0:
-    raise ValueError(f"{path}: empty file (0 bytes), not an image")
-  try:
-    with Image.open(path) as opened:
-      opened.load()
-      image = opened.copy()
-  except (UnidentifiedImageError, OSError, SyntaxError) as e:
-    raise ValueError(f"{path}: not a readable image"
-                     f" ({type(e).__name__}: {e})") from None
-  if image.width == 0 or image.height == 0:
-    raise ValueError(f"{path}: empty image ({image.width} x {image.height})")
-  if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-    rgba = image.convert("RGBA")
-    image = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)),
-                                  rgba)
-  image = image.convert("L")
-  low, high = image.getextrema()
-  if low == high:
-    raise ValueError(f"{path}: empty image (every pixel is {low}): no object"
-                     " to embed")
-  if image.size != (size, size):
-    logging.warning("%s: %d x %d image resized to %d x %d%s", path,
-                    image.width, image.height, size, size,
-                    "" if image.width == image.height
-                    else " (not square: the object is stretched)")
-    image = image.resize((size, size), Image.Resampling.LANCZOS)
-  return (np.asarray(image, dtype=np.float32) / 255.0)[..., None]
 
 
 def parse_euler(text, flag="euler"):

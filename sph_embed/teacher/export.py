@@ -120,6 +120,21 @@ def _check_module_dir(path):
     raise ModuleError(f"{path}: not a SavedModel (no saved_model.pb)")
 
 
+def _check_not_another_kind(path):
+  """ModuleError when the manifest names another kind of module.
+
+  The teacher's manifest has no kind (it was the only module at first);
+  every other module's names it, which says more than the SavedModel's
+  missing __call__ would.
+  """
+  manifest_path = os.path.join(path, MANIFEST)
+  kind = (files.read_json_object(manifest_path, ModuleError).get("module")
+          if os.path.isfile(manifest_path) else None)
+  if kind:
+    raise ModuleError(f"{path}: a {kind} module, not a teacher module"
+                      " (written by tools/export_teacher.py)")
+
+
 class TeacherLayer(hub.KerasLayer):
   """hub.KerasLayer that checks its input shape against the module's."""
 
@@ -149,12 +164,13 @@ def load_teacher_layer(path, output_key, trainable=False):
     trainable: whether to fine-tune the module's variables.
 
   Raises:
-    ModuleError: `path` is missing, is not a SavedModel, or its __call__
-      does not take one [batch, 64, 64, 1] tensor and return a dict with
-      `output_key`.
+    ModuleError: `path` is missing, is not a SavedModel, is a module of
+      another kind (its manifest says), or its __call__ does not take one
+      [batch, 64, 64, 1] tensor and return a dict with `output_key`.
   """
   path = os.fspath(path)
   _check_module_dir(path)
+  _check_not_another_kind(path)
   try:
     loaded = hub.load(path)
   except Exception as e:  # TF raises many types for corrupt SavedModels.

@@ -165,6 +165,26 @@ def latest_checkpoint(directory):
   return None
 
 
+def check_max_steps(model_dir, max_steps):
+  """Refuses a `max_steps` below the step the run in `model_dir` reached.
+
+  Training would do nothing, and the run, still at its later step, would
+  be reported as trained ("trained steps 47..47").  None: no limit given.
+
+  Raises:
+    CheckpointError naming --max_steps, the run and its step.
+  """
+  if max_steps is None:
+    return
+  reached = _step_of(latest_checkpoint(os.path.join(model_dir,
+                                                    "checkpoints")))
+  if reached > max_steps:
+    raise CheckpointError(
+        f"--max_steps={max_steps}: the run in {model_dir} is already at step"
+        f" {reached}, so nothing would be trained; give --max_steps of at"
+        " least that to go on, or a new --model_dir to start again")
+
+
 def _move_aside(prefix):
   """Renames every file of the checkpoint `prefix` to *.corrupt."""
   for path in glob.glob(glob.escape(prefix) + ".*"):

@@ -237,8 +237,8 @@ def run_summary(model_dir, spec, steps, command):
 def data_summary(data_dir, metadata):
   """A dataset (its dataset.json) as a manifest records it."""
   keys = ("categories", "image_size", "sphere_size", "views_per_instance",
-          "dof", "up_axis", "anisotropic_scale", "seed", "source",
-          "command_line", "fingerprint")
+          "dof", "up_axis", "anisotropic_scale", "appearance", "seed",
+          "source", "command_line", "fingerprint")
   summary = {k: metadata[k] for k in keys if k in metadata}
   summary["data_dir"] = os.path.abspath(data_dir)
   summary["examples"] = {split: values["examples"]

@@ -10,10 +10,11 @@ defines them with its own defaults and builds the loop's config:
   loop_config = training_flags.loop_config(_LOOP)   # app.UsageError
 
 One flag per `loop.LoopConfig` field: --data_dir, --model_dir,
---batch_size, --max_steps, --lr_boundaries, --lr_values, --adam_beta1,
+--batch_size, --max_steps, --lr_schedule, --lr_boundaries, --lr_values,
+--lr_warmup_steps, --adam_beta1,
 --adam_epsilon, --strategy, --seed, --checkpoint_every_steps,
 --checkpoint_every_minutes, --keep_checkpoints, --log_every_steps,
---eval_every_steps, and the speed options --jit_compile, --steps_per_call,
+--eval_every_steps, --max_minutes, and the speed options --jit_compile, --steps_per_call,
 --mixed_precision (BUILD_NOTES "Speed options").
 """
 
@@ -25,7 +26,9 @@ import sys
 from absl import app
 from absl import flags
 
+from sph_embed.training import checkpoints
 from sph_embed.training import loop
+from sph_embed.training import schedules
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,8 +38,10 @@ class LoopFlags:
   model_dir: flags.FlagHolder
   batch_size: flags.FlagHolder
   max_steps: flags.FlagHolder
+  lr_schedule: flags.FlagHolder
   lr_boundaries: flags.FlagHolder
   lr_values: flags.FlagHolder
+  lr_warmup_steps: flags.FlagHolder
   adam_beta1: flags.FlagHolder
   adam_epsilon: flags.FlagHolder
   strategy: flags.FlagHolder
@@ -46,6 +51,7 @@ class LoopFlags:
   keep_checkpoints: flags.FlagHolder
   log_every_steps: flags.FlagHolder
   eval_every_steps: flags.FlagHolder
+  max_minutes: flags.FlagHolder
   jit_compile: flags.FlagHolder
   steps_per_call: flags.FlagHolder
   mixed_precision: flags.FlagHolder
@@ -84,12 +90,22 @@ def define_loop_flags(*, max_steps, lr_boundaries, eval_every_steps,
           " done before a resume" + (
               "." if max_steps is not None else
               " (default: from --epochs)."), **define),
+      lr_schedule=flags.DEFINE_enum(
+          "lr_schedule", "piecewise", list(schedules.SCHEDULES),
+          "piecewise: --lr_values changing at --lr_boundaries (the"
+          " paper's); cosine: linear warm-up over --lr_warmup_steps to the"
+          " first of --lr_values, then a cosine decay to the last (or 0) at"
+          " --max_steps (BUILD_NOTES 'Time to accuracy').", **define),
       lr_boundaries=flags.DEFINE_list(
           "lr_boundaries", [str(b) for b in lr_boundaries],
-          "Steps at which the learning rate changes.", **define),
+          "Steps at which the learning rate changes (piecewise).", **define),
       lr_values=flags.DEFINE_list(
           "lr_values", [str(v) for v in lr_values],
-          "Learning rates, one more than --lr_boundaries.", **define),
+          "Learning rates: one more than --lr_boundaries (piecewise), or"
+          " peak[,final] (cosine).", **define),
+      lr_warmup_steps=flags.DEFINE_integer(
+          "lr_warmup_steps", 0, "Linear warm-up steps (cosine).",
+          lower_bound=0, **define),
       adam_beta1=flags.DEFINE_float(
           "adam_beta1", adam_beta1, "Adam's beta_1 (decay of the gradient's"
           " running mean).", **define),
@@ -115,6 +131,10 @@ def define_loop_flags(*, max_steps, lr_boundaries, eval_every_steps,
       eval_every_steps=flags.DEFINE_integer(
           "eval_every_steps", eval_every_steps, "Held-out (test split)"
           " evaluation period (steps); 0: only at the end.", **define),
+      max_minutes=flags.DEFINE_float(
+          "max_minutes", None, "Wall-clock budget of this run (minutes):"
+          " training ends, saved and evaluated, once it is spent, even"
+          " before --max_steps.", **define),
       jit_compile=flags.DEFINE_bool(
           "jit_compile", False, "XLA-compile each step's forward and"
           " backward pass (GPUs; slower to start).", **define),
@@ -151,24 +171,41 @@ def loop_config(loop_flags, command=None):
     command: the command line recorded with the run (default: this one).
 
   Raises:
-    app.UsageError naming the flag and the problem.
+    app.UsageError naming the flag and the problem;
+    checkpoints.CheckpointError: --max_steps is below the step the run in
+      --model_dir reached.
   """
   values = {f.name: getattr(loop_flags, f.name).value
             for f in dataclasses.fields(LoopFlags)}
   values["lr_boundaries"] = parse_list_flag(loop_flags.lr_boundaries, int)
   values["lr_values"] = parse_list_flag(loop_flags.lr_values, float)
+  if values["lr_schedule"] == "cosine":
+    # The trainer's default drops are a piecewise schedule's: unless given,
+    # the cosine runs from its first rate to its last over --max_steps.
+    if not loop_flags.lr_boundaries.present:
+      values["lr_boundaries"] = ()
+    if not loop_flags.lr_values.present:
+      values["lr_values"] = values["lr_values"][::max(
+          1, len(values["lr_values"]) - 1)]
   values["eval_every_steps"] = values["eval_every_steps"] or None
   try:
-    loop.learning_rate_schedule(values["lr_boundaries"], values["lr_values"])
+    schedules.make_schedule(values["lr_schedule"], values["lr_boundaries"],
+                            values["lr_values"], values["max_steps"],
+                            values["lr_warmup_steps"])
   except ValueError as e:
-    raise app.UsageError(f"--lr_boundaries / --lr_values: {e}") from None
+    flag_names = ("--lr_boundaries / --lr_values"
+                  if values["lr_schedule"] == "piecewise" else
+                  "--lr_schedule=cosine")
+    raise app.UsageError(f"{flag_names}: {e}") from None
   config = loop.LoopConfig(
       **values, command=command or shlex.join(["python3"] + sys.argv))
   try:
-    return config.validate()
+    config = config.validate()
   except ValueError as e:
     # LoopConfig's messages start with the field, which is the flag's name.
     raise app.UsageError(f"--{e}") from None
+  checkpoints.check_max_steps(config.model_dir, config.max_steps)
+  return config
 
 
 def print_training_summary(result, model_dir):

@@ -7,7 +7,7 @@ use the custom loop in `train`:
   with strategy.scope():
     model = ...
     optimizer = tf.keras.optimizers.Adam(
-        training.learning_rate_schedule([5000, 8500], [1e-3, 2e-4, 4e-5]))
+        schedules.learning_rate_schedule([5000, 8500], [1e-3, 2e-4, 4e-5]))
   def loss_fn(model, batch):        # per-replica batch; returns per-example
     logits = model(batch["sphere"], training=True)["logits"]
     loss = tf.keras.losses.sparse_categorical_crossentropy(
@@ -47,19 +47,19 @@ the device only when a log line, checkpoint or evaluation is due.
 """
 
 import dataclasses
-import math
 import os
 import signal
-import sys
 import threading
 import time
 
 from absl import logging
 import tensorflow as tf
-import tqdm
 
 from sph_embed.common import outputs
 from sph_embed.training import checkpoints
+from sph_embed.training import interruption
+from sph_embed.training import progress as progress_lib
+from sph_embed.training import schedules
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 # Keras mixed-precision policies: float16 (GPUs; the loop scales the loss)
@@ -87,39 +87,6 @@ def make_strategy(name):
   raise ValueError(f"unknown strategy {name!r}; expected one of {STRATEGIES}")
 
 
-def learning_rate_schedule(boundaries, values):
-  """Piecewise-constant learning rate: values[i] until step boundaries[i].
-
-  Args:
-    boundaries: increasing positive step numbers, e.g. [5000, 8500].
-    values: len(boundaries) + 1 positive rates, e.g. [1e-3, 2e-4, 4e-5].
-
-  Returns:
-    A tf.keras LearningRateSchedule (or the constant rate when there are no
-    boundaries).
-  """
-  boundaries = [int(b) for b in boundaries]
-  values = [float(v) for v in values]
-  if len(values) != len(boundaries) + 1:
-    raise ValueError(f"learning rate schedule: expected len(values) =="
-                     f" len(boundaries) + 1, got {len(values)} values"
-                     f" {values} for {len(boundaries)} boundaries"
-                     f" {boundaries}")
-  if any(b <= 0 for b in boundaries):
-    raise ValueError(f"learning rate boundaries must be positive steps, got"
-                     f" {boundaries}")
-  if any(b2 <= b1 for b1, b2 in zip(boundaries, boundaries[1:])):
-    raise ValueError(f"learning rate boundaries must be strictly increasing,"
-                     f" got {boundaries}")
-  if any(not (v > 0 and math.isfinite(v)) for v in values):
-    raise ValueError(f"learning rates must be positive and finite, got"
-                     f" {values}")
-  if not boundaries:
-    return values[0]
-  return tf.keras.optimizers.schedules.PiecewiseConstantDecay(boundaries,
-                                                              values)
-
-
 @dataclasses.dataclass(frozen=True)
 class LoopConfig:
   """The settings every trainer shares (sph_embed.training.flags defines
@@ -132,8 +99,10 @@ class LoopConfig:
   model_dir: str  # Checkpoints, TensorBoard scalars, the run's spec.
   batch_size: int = 16  # Global batch.
   max_steps: int | None = None  # Total steps; None: the trainer's default.
+  lr_schedule: str = "piecewise"  # schedules.SCHEDULES.
   lr_boundaries: tuple = ()
   lr_values: tuple = (1e-3,)
+  lr_warmup_steps: int = 0  # Linear warm-up (lr_schedule='cosine').
   adam_beta1: float = 0.9
   adam_epsilon: float = 1e-7
   strategy: str = "default"
@@ -143,6 +112,8 @@ class LoopConfig:
   keep_checkpoints: int = 3
   log_every_steps: int = 100
   eval_every_steps: int | None = None  # None: evaluate at the end only.
+  # Wall-clock limit of one call of `train` (a time budget); None: none.
+  max_minutes: float | None = None
   # Speed options (BUILD_NOTES "Speed options"); they leave the model as it
   # is, so run specs do not record them and a resume may change them.
   jit_compile: bool = False  # XLA for each step's forward and backward pass.
@@ -167,6 +138,9 @@ class LoopConfig:
       value = getattr(self, name)
       if value is not None and value < 1:
         raise ValueError(f"{name} must be >= 1 (or unset), got {value}")
+    if self.max_minutes is not None and not self.max_minutes > 0:
+      raise ValueError(f"max_minutes must be > 0 (or unset), got"
+                       f" {self.max_minutes}")
     if (self.checkpoint_every_minutes is not None and
         not self.checkpoint_every_minutes > 0):
       raise ValueError(f"checkpoint_every_minutes must be > 0 (or unset),"
@@ -175,12 +149,14 @@ class LoopConfig:
       raise ValueError(f"adam_beta1 must be in [0, 1), got {self.adam_beta1}")
     if not self.adam_epsilon > 0:
       raise ValueError(f"adam_epsilon must be > 0, got {self.adam_epsilon}")
-    learning_rate_schedule(self.lr_boundaries, self.lr_values)
+    self.learning_rate()
     return self
 
   def learning_rate(self):
-    """The piecewise-constant learning rate (`learning_rate_schedule`)."""
-    return learning_rate_schedule(self.lr_boundaries, self.lr_values)
+    """The learning-rate schedule (`schedules.make_schedule`)."""
+    return schedules.make_schedule(self.lr_schedule, self.lr_boundaries,
+                                   self.lr_values, self.max_steps,
+                                   self.lr_warmup_steps)
 
   def make_strategy(self):
     """The strategy, after setting Keras' global dtype policy.
@@ -201,75 +177,9 @@ class LoopConfig:
         keep_checkpoints=self.keep_checkpoints,
         log_every_steps=self.log_every_steps,
         eval_every_steps=self.eval_every_steps,
+        max_minutes=self.max_minutes,
         jit_compile=self.jit_compile,
         steps_per_call=self.steps_per_call)
-
-
-class ScalarWriter:
-  """Writes scalars to a TensorBoard event file (a no-op without a dir)."""
-
-  def __init__(self, logdir):
-    self._writer = tf.summary.create_file_writer(logdir) if logdir else None
-
-  def write(self, step, scalars):
-    """Writes {name: number} at `step`."""
-    if self._writer is None:
-      return
-    with self._writer.as_default():
-      for name, value in scalars.items():
-        tf.summary.scalar(name, float(value), step=int(step))
-    self._writer.flush()
-
-  def close(self):
-    if self._writer is not None:
-      self._writer.close()
-
-
-class Progress:
-  """Training progress through tqdm, as the dataset builder and correlate.
-
-  On a terminal: a live tqdm bar (steps, rate, ETA, the latest metrics).
-  Every `every_steps` steps: one line in tqdm's format with the metrics,
-  printed above the bar on a terminal and logged otherwise (a pipe, a log
-  file), so that a run's history reads the same in both.
-  """
-
-  def __init__(self, total_steps, every_steps=100, start_step=0,
-               prefix="train", live=None):
-    """`live`: show the bar (default: when stderr is a terminal)."""
-    self._total = int(total_steps)
-    self._every = max(1, int(every_steps))
-    self._prefix = prefix
-    self._start_step = int(start_step)
-    self._start_time = time.monotonic()
-    self._bar = tqdm.tqdm(
-        total=self._total, initial=self._start_step, desc=prefix,
-        unit="step", file=sys.stderr, dynamic_ncols=True,
-        disable=not (sys.stderr.isatty() if live is None else live))
-
-  def advance(self, steps=1):
-    """`steps` steps done."""
-    self._bar.update(steps)
-
-  def due(self, step):
-    return step % self._every == 0 or step >= self._total
-
-  def log(self, step, metrics):
-    """Reports the metrics at `step`; returns the line (for tests)."""
-    values = ", ".join(f"{k}={float(v):.4g}" for k, v in metrics.items())
-    line = tqdm.tqdm.format_meter(
-        n=step, total=self._total, elapsed=time.monotonic() - self._start_time,
-        ncols=0, prefix=self._prefix, unit="step", postfix=values,
-        initial=self._start_step)
-    if self._bar.disable:
-      logging.info("%s", line)
-    else:
-      self._bar.set_postfix_str(values, refresh=False)
-      self._bar.write(line, file=sys.stderr)
-    return line
-
-  def close(self):
-    self._bar.close()
 
 
 @dataclasses.dataclass
@@ -279,88 +189,6 @@ class TrainResult:
   final_step: int
   seconds: float
   last_metrics: dict
-
-
-class TrainingInterrupted(SystemExit):
-  """SIGTERM or SIGINT stopped training; the step reached was saved first.
-
-  A SystemExit, so that a tool ends with the logged one-line message and
-  the exit status a shell gives a process killed by the signal (128 + its
-  number), without a traceback.
-  """
-
-  def __init__(self, signum, step, path):
-    super().__init__(128 + signum)
-    self.signal_name = signal.Signals(signum).name
-    self.step = step
-    self.path = path
-
-
-class _StopOnSignal:
-  """Turns the first SIGTERM/SIGINT into a request to stop after the call.
-
-  The previous handlers come back at the first signal, so a second Ctrl-C
-  interrupts at once.  Only the main thread can set handlers; elsewhere
-  signals keep their usual effect.  With `stop_early=False` (multi-worker,
-  where a save needs every worker) the signal is only recorded in `received`
-  for `_preemption_handler`, which decides where all workers stop.
-  """
-
-  def __init__(self, stop_early=True):
-    self.received = None
-    self._enabled = threading.current_thread() is threading.main_thread()
-    self._stop_early = stop_early
-    self._previous = {}
-
-  @property
-  def stopping(self):
-    """Whether training should end now (a signal came, and stops early)."""
-    return self.received is not None and self._stop_early
-
-  def __enter__(self):
-    """Sets the handlers; leaving the block (or `restore`) restores them."""
-    if self._enabled:
-      for signum in (signal.SIGTERM, signal.SIGINT):
-        self._previous[signum] = signal.signal(signum, self._handle)
-    return self
-
-  def __exit__(self, *exc_info):
-    self.restore()
-
-  def _handle(self, signum, frame):
-    del frame  # Unused.
-    self.received = signum
-    self.restore()
-
-  def restore(self):
-    for signum, handler in self._previous.items():
-      signal.signal(signum, handler)
-    self._previous = {}
-
-
-def _preemption_handler(strategy, checkpointer, stop, saved):
-  """TensorFlow's preemption handling across the workers of a cluster.
-
-  The handler polls `stop.received` (a signal to this worker, about once a
-  second) and then, through the coordination service, has every worker save
-  through `checkpointer`'s manager at the same step (the chief to its
-  directory, the others to scratch), after which it calls `saved.set`.
-  Its counter of `save_checkpoint_if_preempted` calls is stored in the
-  checkpoint ("checkpointed_runs"), so that all workers resume it alike.
-
-  Returns:
-    The tf.distribute.experimental.PreemptionCheckpointHandler, or None for
-    a single-worker strategy (where `_StopOnSignal` stops training alone).
-  """
-  if not checkpoints.is_multi_worker(strategy):
-    return None
-  config = tf.distribute.experimental.TerminationConfig(
-      termination_watcher_fn=lambda: stop.received is not None,
-      exit_fn=saved.set, grace_period=0)
-  with strategy.scope():
-    return tf.distribute.experimental.PreemptionCheckpointHandler(
-        strategy.cluster_resolver, checkpointer.manager,
-        termination_config=config)
 
 
 def _shard_by_data(dataset):
@@ -497,7 +325,8 @@ def train(*, strategy, model, optimizer, loss_fn, dataset_fn, num_steps,
           model_dir, metric_names=(), checkpoint_every_steps=None,
           checkpoint_every_minutes=10.0, keep_checkpoints=3,
           log_every_steps=100, eval_fn=None, eval_every_steps=None,
-          after_step=None, jit_compile=False, steps_per_call=1):
+          max_minutes=None, after_step=None, jit_compile=False,
+          steps_per_call=1):
   """Custom training loop with automatic resume; see the module docstring.
 
   Args:
@@ -521,6 +350,9 @@ def train(*, strategy, model, optimizer, loss_fn, dataset_fn, num_steps,
     eval_fn: optional step -> {name: value}, run every `eval_every_steps`
       and at the end; results go to the log and model_dir/eval.
     eval_every_steps: evaluation period (None: only at the end).
+    max_minutes: wall-clock budget of this call: once it is spent, training
+      ends after the current call of the steps as if num_steps were
+      reached (final checkpoint and evaluation); None: no limit.
     after_step: optional callback(step) run after each call of the steps
       (each step when steps_per_call=1; tests use it to simulate an
       interruption).
@@ -553,11 +385,11 @@ def train(*, strategy, model, optimizer, loss_fn, dataset_fn, num_steps,
       every_minutes=checkpoint_every_minutes, model=model, optimizer=optimizer)
   start_step = checkpointer.restore()
   chief = checkpoints.is_chief(strategy)
-  train_writer = ScalarWriter(os.path.join(model_dir, "train")
+  train_writer = progress_lib.ScalarWriter(os.path.join(model_dir, "train")
                               if chief else None)
-  eval_writer = ScalarWriter(os.path.join(model_dir, "eval")
+  eval_writer = progress_lib.ScalarWriter(os.path.join(model_dir, "eval")
                              if chief else None)
-  progress = Progress(num_steps, log_every_steps, start_step)
+  progress = progress_lib.Progress(num_steps, log_every_steps, start_step)
   step_optimizer = optimizer
   if model.dtype_policy.name == "mixed_float16":
     with strategy.scope():
@@ -565,6 +397,10 @@ def train(*, strategy, model, optimizer, loss_fn, dataset_fn, num_steps,
   train_steps = make_multi_step(strategy, model, step_optimizer, loss_fn,
                                 metrics, step, jit_compile)
   start_time = time.monotonic()
+
+  def out_of_time():
+    return (max_minutes is not None and
+            time.monotonic() - start_time >= 60 * max_minutes)
   last_metrics = {}
 
   def evaluate(at_step):
@@ -588,16 +424,17 @@ def train(*, strategy, model, optimizer, loss_fn, dataset_fn, num_steps,
     return min(n for n in limits if n is not None)
 
   current = start_step
-  stop = _StopOnSignal(stop_early=not checkpoints.is_multi_worker(strategy))
+  stop = interruption.StopOnSignal(stop_early=not checkpoints.is_multi_worker(strategy))
   preempted = threading.Event()  # The cluster saved after a signal.
-  preemption = _preemption_handler(strategy, checkpointer, stop, preempted)
+  preemption = interruption.preemption_handler(strategy, checkpointer, stop, preempted)
   if current < num_steps:
     dataset = dataset_fn(current)
     if checkpoints.is_multi_worker(strategy):
       dataset = _shard_by_data(dataset)
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     with stop:
-      while current < num_steps and not stop.stopping:
+      while (current < num_steps and not stop.stopping
+             and not out_of_time()):
         count = next_call_steps(current)
         train_steps(iterator, tf.constant(count, tf.int64))
         current += count
@@ -624,15 +461,18 @@ def train(*, strategy, model, optimizer, loss_fn, dataset_fn, num_steps,
           if preempted.is_set():
             break
     current = int(step.numpy())
-    if (current < num_steps and stop.received is None and
-        not preempted.is_set()):
+    if current < num_steps and out_of_time():
+      logging.info("Time budget of %g minutes spent at step %d of %d",
+                   max_minutes, current, num_steps)
+    elif (current < num_steps and stop.received is None and
+          not preempted.is_set()):
       logging.warning("The dataset ended at step %d before num_steps=%d",
                       current, num_steps)
   if preempted.is_set() or (preemption is None and
                             stop.received is not None):
     path = checkpointer.maybe_save(force=True) or checkpointer.latest
     # A worker stopped by another's signal reports it as SIGTERM.
-    interrupted = TrainingInterrupted(stop.received or signal.SIGTERM,
+    interrupted = interruption.TrainingInterrupted(stop.received or signal.SIGTERM,
                                       current, path)
     logging.warning("%s%s at step %d: saved %s; run the same command again"
                     " to resume from there", interrupted.signal_name,

@@ -143,6 +143,32 @@ class TrainRegressionTest(tf.test.TestCase):
     self.assertEqual(spec["regression"], dataclasses.asdict(
         regression.preset("cpu", loss_switch_fraction=0.25)))
 
+  def test_tool_refuses_max_steps_below_the_runs_step(self):
+    # Issue 30: it printed "trained steps N..N" and exited 0.
+    result = run_tool(f"--data_dir={self.data_dir}",
+                      f"--model_dir={self.reference_dir}",
+                      f"--max_steps={_STEPS - 1}")
+    self.assertEqual(result.returncode, 1, result.stdout)
+    self.assertEqual(
+        result.stderr.strip().splitlines()[-1],
+        f"train_regression.py: error: --max_steps={_STEPS - 1}: the run in"
+        f" {self.reference_dir} is already at step {_STEPS}, so nothing would"
+        " be trained; give --max_steps of at least that to go on, or a new"
+        " --model_dir to start again")
+
+  def test_tool_names_a_damaged_shard(self):
+    # Issue 30: a raw DataLossError traceback.
+    data_dir = os.path.join(self.root, "damaged_data")
+    shard = mesh_test_util.damaged_copy(self.data_dir, data_dir, "train")
+    result = run_tool(f"--data_dir={data_dir}",
+                      f"--model_dir={os.path.join(self.root, 'damaged')}",
+                      "--preset=cpu", "--batch_size=4", "--max_steps=1")
+    self.assertEqual(result.returncode, 1, result.stdout)
+    self.assertRegex(
+        result.stderr.strip().splitlines()[-1],
+        f"^train_regression.py: error: {shard}: unreadable .DataLossError:"
+        " corrupted record at .*; delete it and rerun tools/build_dataset.py")
+
   def test_tool_bad_flag_is_one_line_naming_it(self):
     result = run_tool(f"--data_dir={self.data_dir}",
                       f"--model_dir={os.path.join(self.root, 'bad')}",

@@ -107,6 +107,12 @@ class CheckOutputFileTest(absltest.TestCase):
         " ('.csv',))")
     self.assertRegex(message, "read_only is not writable")
 
+  def test_special_directory_is_refused(self):
+    # Issue 30: /proc passes os.access as root, then refuses the file.
+    with self.assertRaisesRegex(outputs.OutputError, "--output=/proc/x.csv:"
+                                " directory /proc is not writable"):
+      outputs.check_output_file("/proc/x.csv", "output", (".csv",))
+
 
 class CheckOutputDirTest(absltest.TestCase):
 
@@ -142,6 +148,12 @@ class CheckOutputDirTest(absltest.TestCase):
         " 'output_dir')")
     self.assertRegex(message, "would be created in .*read_only, which is not"
                      " writable")
+
+  def test_special_directory_is_refused(self):
+    with self.assertRaisesRegex(outputs.OutputError, "--work_dir=/proc/run:"
+                                " would be created in /proc, which is not"
+                                " writable"):
+      outputs.check_output_dir("/proc/run", "work_dir")
 
   def test_replaced_directory_must_be_a_previous_output_or_empty(self):
     run = os.path.join(self.dir, "run")

@@ -80,11 +80,14 @@ class LoadMeshTest(tf.test.TestCase, parameterized.TestCase):
       ("nan", "nan.off", "OFF\n3 1 0\n0 0 nan\n1 0 0\n0 1 0\n3 0 1 2\n",
        "NaN"),
       ("no_faces", "points.off", "OFF\n3 0 0\n0 0 0\n1 0 0\n0 1 0\n",
-       "no faces"),
+       "no faces \\(3 vertices\\)"),
+      # Issue 30: these said "(0 vertices)".
       ("point_cloud", "points.ply",
        "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\n"
        "property float y\nproperty float z\nend_header\n0 0 0\n1 0 0\n0 1 0\n",
-       "no faces"),
+       "no faces \\(3 vertices\\)"),
+      ("obj_without_faces", "nofaces.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\n",
+       "no faces \\(3 vertices\\)"),
       ("garbage", "garbage.off", "hello world\n", "cannot read mesh"),
       ("unsupported", "notes.txt", "hello", "cannot read mesh"),
       ("bad_index", "bad_index.off", "OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n"

@@ -42,6 +42,27 @@ class SyntheticSourceTest(tf.test.TestCase):
       sources.synthetic_instances(["car"], 0, 0)
 
 
+class CarveValidationTest(tf.test.TestCase):
+
+  def test_last_train_instances_become_the_test_split(self):
+    _, instances = sources.synthetic_instances(["car", "bed"], 4, 2)
+    carved = sources.carve_validation(instances, 1)
+    by_split = {split: sorted((i.category, i.seed) for i in carved
+                              if i.split == split)
+                for split in ("train", "test")}
+    self.assertEqual(by_split["test"], [("bed", 3), ("car", 3)])
+    self.assertEqual(by_split["train"],
+                     sorted((c, s) for c in ("car", "bed") for s in range(3)))
+    # The source's own held-out instances are not used for choosing.
+    self.assertLen(carved, 8)
+
+  def test_too_few_train_instances_is_an_error(self):
+    _, instances = sources.synthetic_instances(["car"], 2, 1)
+    with self.assertRaisesRegex(sources.SourceError,
+                                "'car' has 2 train instances"):
+      sources.carve_validation(instances, 2)
+
+
 class ModelNetSourceTest(tf.test.TestCase):
 
   def setUp(self):
@@ -133,6 +154,27 @@ class ListSourceTest(tf.test.TestCase):
         [("chair", "chair.off", os.path.join(directory, "chair.off")),
          ("cars", "cars/a.off", os.path.join(directory, "cars", "a.off")),
          ("car", "/abs/b.off", "/abs/b.off")])
+
+  def test_tab_separates_a_path_with_spaces(self):
+    directory = mesh_test_util.temp_dir(self)
+    list_file = mesh_test_util.write_file(
+        directory, "meshes.txt", "my chair.off\tchair\nold beds/a b.off\t\n")
+    _, instances = sources.list_instances(list_file, test_fraction=0.0)
+    self.assertEqual(
+        [(i.category, i.path) for i in instances],
+        [("chair", os.path.join(directory, "my chair.off")),
+         ("old beds", os.path.join(directory, "old beds", "a b.off"))])
+
+  def test_path_cut_at_a_space_is_a_line_numbered_error(self):
+    # Issue 30: "my chair.off" was read as path "my", category "chair.off".
+    directory = mesh_test_util.temp_dir(self)
+    trimesh.creation.box().export(os.path.join(directory, "my chair.off"))
+    list_file = mesh_test_util.write_file(directory, "meshes.txt",
+                                          "# one mesh\nmy chair.off\n")
+    with self.assertRaisesRegex(
+        sources.SourceError, "meshes.txt:2: 'my' does not exist but 'my"
+        " chair.off' does: a path with spaces needs a tab"):
+      sources.list_instances(list_file)
 
   def test_errors(self):
     directory = mesh_test_util.temp_dir(self)

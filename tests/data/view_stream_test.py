@@ -78,6 +78,16 @@ class ViewStreamTest(tf.test.TestCase):
       view_stream.instances_from_metadata(
           {"categories": ["car"], "source": {"kind": "scanner"}})
 
+  def test_instances_of_a_carved_validation_split(self):
+    metadata = dict(_METADATA, source=dict(_METADATA["source"],
+                                           validation_instances=1))
+    _, train = view_stream.instances_from_metadata(metadata)
+    _, validation = view_stream.instances_from_metadata(metadata, "test")
+    self.assertEqual(sorted(i.name for i in train),
+                     ["airplane_0000000", "car_0000000"])
+    self.assertEqual(sorted(i.name for i in validation),
+                     ["airplane_0000001", "car_0000001"])
+
   def test_instances_from_metadata_keep_the_datasets_up_axis(self):
     _, instances = view_stream.instances_from_metadata(
         dict(_METADATA, up_axis="y"))

@@ -140,8 +140,16 @@ class EmbeddingsIoTest(parameterized.TestCase):
       embeddings_io.load_embeddings(self.path)
 
   def test_not_an_npz(self):
+    # Issue 30: a text file was said to contain "pickled data".
     with open(self.path, "wb") as f:
-      f.write(b"not a zip file")
+      f.write(b"index1,index2\n0,1\n")
+    with self.assertRaisesRegex(
+        ValueError, "^[^\n]*views.npz: not an .npz archive .no zip header:"
+        " it starts with b'index1' *\\)[^\n]*$") as raised:
+      embeddings_io.load_embeddings(self.path)
+    self.assertNotIn("pickle", str(raised.exception))
+    with open(self.path, "wb") as f:
+      f.write(b"PK\x03\x04 but not a zip archive")
     with self.assertRaisesRegex(ValueError, "views.npz: not a readable"):
       embeddings_io.load_embeddings(self.path)
     np.save(self.path + ".npy", np.zeros(3))

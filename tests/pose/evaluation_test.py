@@ -53,6 +53,20 @@ class SymmetricScoringTest(absltest.TestCase):
     self.assertTrue(lines[4].endswith("mixed"))
     self.assertIn("min(err, 180 - err)", lines[5])
 
+  def test_rows_with_meaningless_pairs_are_marked(self):
+    errors = pose_evaluation.pose_errors(self.estimated, self.truth)
+    rows = pose_evaluation.summarize(self.categories, errors,
+                                     meaningless=[False, True, False, False])
+    self.assertEqual([(r.name, r.meaningless) for r in rows],
+                     [("airplane", False), ("car", True), ("overall", True)])
+    lines = pose_evaluation.format_table(rows).splitlines()
+    self.assertTrue(lines[0].endswith("symmetric  meaningless"))
+    self.assertEqual([line.split()[-1] for line in lines[2:5]],
+                     ["no", "yes", "yes"])
+    self.assertIn("meaningless = yes:", lines[5])
+    unmarked = pose_evaluation.summarize(self.categories, errors)
+    self.assertNotIn("meaningless", pose_evaluation.format_table(unmarked))
+
   def test_no_symmetric_categories_by_default(self):
     errors = pose_evaluation.pose_errors(self.estimated, self.truth)
     rows = pose_evaluation.summarize(self.categories, errors)

@@ -17,7 +17,10 @@ from sph_embed.pose import evaluation as pose_evaluation
 from sph_embed.report import absolute_csv
 from sph_embed.report import figures
 from sph_embed.report import html_report
+from sph_embed.report import pose_csvs
 from sph_embed.report import pose_curve
+from sph_embed.report import pose_tables
+from sph_embed.report import recipe_curves
 from sph_embed.sphere import rotations
 from tests import mesh_test_util
 from tests.report import report_fixture
@@ -34,12 +37,12 @@ class DiscoveryTest(tf.test.TestCase):
              "pose_ib_image.csv.bak"]
     for name in names:
       mesh_test_util.write_file(work, name, "")
-    found = [os.path.basename(p) for p in html_report.find_pose_csvs(work)]
+    found = [os.path.basename(p) for p in pose_csvs.find_pose_csvs(work)]
     self.assertEqual(found, [
         "pose_ib_image.csv", "pose_ib_regression.csv", "pose_ib_teacher.csv",
         "pose_ib_new_mode.csv", "pose_cb_image.csv",
         "pose_ib_image_2dof.csv", "pose_ib_regression_2dof.csv"])
-    match = html_report.CSV_PATTERN.fullmatch("pose_ib_new_mode_2dof.csv")
+    match = pose_csvs.CSV_PATTERN.fullmatch("pose_ib_new_mode_2dof.csv")
     self.assertEqual((match["protocol"], match["mode"], match["dof"]),
                      ("ib", "new_mode", "_2dof"))
 
@@ -54,10 +57,10 @@ class TablesTest(tf.test.TestCase):
         events=False, extras=False)
 
   def test_table_matches_the_csv(self):
-    results = html_report.read_pose_csv(
+    results = pose_csvs.read_pose_csv(
         os.path.join(self.work, "pose_ib_image.csv"))
-    header, rows = html_report.pose_table(results)
-    self.assertEqual(header[-1], html_report.PAPER_COLUMN)
+    header, rows = pose_tables.pose_table(results)
+    self.assertEqual(header[-1], pose_tables.PAPER_COLUMN)
     by_name = {row[0]: row for row in rows}
     self.assertEqual(set(by_name), {"car", "chair", "overall"})
     chair = results.errors[results.categories == "chair"]
@@ -69,14 +72,14 @@ class TablesTest(tf.test.TestCase):
     self.assertEqual(by_name["overall"][-1], "not reported")
 
   def test_no_paper_column_without_paper_numbers(self):
-    header, _ = html_report.pose_table(html_report.read_pose_csv(
+    header, _ = pose_tables.pose_table(pose_csvs.read_pose_csv(
         os.path.join(self.work, "pose_ib_teacher.csv")))
-    self.assertNotIn(html_report.PAPER_COLUMN, header)
+    self.assertNotIn(pose_tables.PAPER_COLUMN, header)
 
   def test_absolute_table_matches_the_csv(self):
     path = os.path.join(self.work, "absolute_image2sphere.csv")
     results = absolute_csv.read(path)
-    header, rows = html_report.absolute_table(results)
+    header, rows = pose_tables.absolute_table(results)
     self.assertEqual(header[-1], "log-likelihood")
     by_name = {row[0]: row for row in rows}
     self.assertEqual(set(by_name), {"car", "chair", "overall"})
@@ -90,7 +93,7 @@ class TablesTest(tf.test.TestCase):
         f"{100 * np.mean(errors < 30):.1f}", f"{likelihoods.mean():.2f}"])
     # The perturbation of the fixture: up to ~20 degrees (3 sigma 20).
     self.assertLess(float(by_name["overall"][2]), 30.0)
-    regression = html_report.absolute_table(absolute_csv.read(
+    regression = pose_tables.absolute_table(absolute_csv.read(
         os.path.join(self.work, "absolute_regression.csv")))[1]
     self.assertEqual({row[-1] for row in regression}, {"-"})
 
@@ -116,35 +119,35 @@ class TablesTest(tf.test.TestCase):
       absolute_csv.read(path)
 
   def test_2dof_tables_carry_the_2dof_numbers(self):
-    header, rows = html_report.pose_table(html_report.read_pose_csv(
+    header, rows = pose_tables.pose_table(pose_csvs.read_pose_csv(
         os.path.join(self.work, "pose_ib_regression_2dof.csv")))
-    self.assertEqual(header[-1], html_report.PAPER_COLUMN)
+    self.assertEqual(header[-1], pose_tables.PAPER_COLUMN)
     by_name = {row[0]: row for row in rows}
     # Table 2 (ShapeNet 2DOF IB regression) and Table 6 (ModelNet40).
     self.assertEqual(by_name["chair"][-1], "ShapeNet 13.7; ModelNet40 25.5")
 
   def test_experiment_numbers_replace_the_reference_column(self):
-    results = html_report.read_pose_csv(
+    results = pose_csvs.read_pose_csv(
         os.path.join(self.work, "pose_ib_image.csv"))
-    header, rows = html_report.pose_table(results, "shapenet_3dof")
-    self.assertEqual(header[-1], html_report.EXPERIMENT_PAPER_COLUMN)
+    header, rows = pose_tables.pose_table(results, "shapenet_3dof")
+    self.assertEqual(header[-1], pose_tables.EXPERIMENT_PAPER_COLUMN)
     by_name = {row[0]: row for row in rows}
     self.assertEqual(by_name["chair"][-1], "5.55 / 89.1 / 95.7")
     self.assertEqual(by_name["overall"][-1], "not reported")
-    header, rows = html_report.pose_table(results, "modelnet40_3dof")
+    header, rows = pose_tables.pose_table(results, "modelnet40_3dof")
     self.assertEqual({row[0]: row for row in rows}["car"][-1], "3.95 / - / -")
     # A 2DOF experiment has no numbers for a 3DOF table.
-    header, _ = html_report.pose_table(results, "shapenet_2dof")
-    self.assertNotIn(html_report.EXPERIMENT_PAPER_COLUMN, header)
+    header, _ = pose_tables.pose_table(results, "shapenet_2dof")
+    self.assertNotIn(pose_tables.EXPERIMENT_PAPER_COLUMN, header)
 
   def test_dof_of_the_name_else_of_the_dataset(self):
     path = os.path.join(self.work, "pose_ib_image.csv")
-    results = html_report.read_pose_csv(path, default_dof=2)
+    results = pose_csvs.read_pose_csv(path, default_dof=2)
     self.assertEqual(results.title, "2DOF IB, ours, image to image")
-    rows = html_report.pose_table(results)[1]
+    rows = pose_tables.pose_table(results)[1]
     self.assertEqual({row[0]: row for row in rows}["chair"][-1],
                      "ShapeNet 5.07; ModelNet40 7.07")
-    results = html_report.read_pose_csv(
+    results = pose_csvs.read_pose_csv(
         os.path.join(self.work, "pose_ib_regression_2dof.csv"), default_dof=3)
     self.assertEqual(results.title, "2DOF IB, regression baseline")
 
@@ -162,9 +165,9 @@ class TablesTest(tf.test.TestCase):
     }
     for name, (content, message) in cases.items():
       path = mesh_test_util.write_file(work, name, "\n".join(content) + "\n")
-      with self.assertRaisesRegex(html_report.ReportError,
+      with self.assertRaisesRegex(pose_csvs.ReportError,
                                   f"{re.escape(path)}: .*{message}"):
-        html_report.read_pose_csv(path)
+        pose_csvs.read_pose_csv(path)
 
 
 class AlignmentViewsTest(tf.test.TestCase):
@@ -278,6 +281,33 @@ class PoseCurveSectionTest(tf.test.TestCase):
       html_report.write_report(work, overwrite=True)
 
 
+class TimeToAccuracySectionTest(tf.test.TestCase):
+
+  def test_recipes_table_and_figure_from_the_csv(self):
+    work = report_fixture.make_work_dir(
+        os.path.join(mesh_test_util.temp_dir(self), "run"), events=False,
+        extras=False)
+    rows = [{"recipe": name, "step": step, "minutes": minutes, "pairs": 12,
+             "median_deg": median, "acc15": 10.0, "acc30": 20.0}
+            for name, step, minutes, median in (("a", 100, 2.5, 120.0),
+                                                ("a", 200, 5.0, 60.25),
+                                                ("b", 150, 5.0, 30.5))]
+    recipe_curves.write_csv(os.path.join(work, "time_to_accuracy.csv"),
+                               rows)
+    report = html_report.write_report(work)
+    with open(os.path.join(report, "report.md"), encoding="utf-8") as f:
+      markdown = f.read()
+    self.assertIn("## Pose error vs minutes of training", markdown)
+    header, table = report_fixture.markdown_tables(markdown)[-1]
+    self.assertEqual(header[:3], ["recipe", "step", "minutes"])
+    self.assertEqual([row[:4] for row in table],
+                     [["a", "100", "2.5", "120.00"], ["a", "200", "5.0",
+                                                      "60.25"],
+                      ["b", "150", "5.0", "30.50"]])
+    self.assertTrue(os.path.isfile(os.path.join(report,
+                                                "time_to_accuracy.png")))
+
+
 class BadWorkDirTest(tf.test.TestCase):
 
   def test_work_dir_problems(self):
@@ -295,7 +325,7 @@ class BadWorkDirTest(tf.test.TestCase):
   def test_a_failure_leaves_no_report(self):
     work = mesh_test_util.temp_dir(self)
     mesh_test_util.write_file(work, "pose_ib_image.csv", "index1\n")
-    with self.assertRaisesRegex(html_report.ReportError, "missing columns"):
+    with self.assertRaisesRegex(pose_csvs.ReportError, "missing columns"):
       html_report.write_report(work)
     self.assertEqual(os.listdir(work), ["pose_ib_image.csv"])
 

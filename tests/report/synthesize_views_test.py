@@ -92,57 +92,6 @@ class ParseTest(parameterized.TestCase, tf.test.TestCase):
       synthesize_views.turntable(4, "w")
 
 
-class ReadImageTest(tf.test.TestCase):
-
-  def setUp(self):
-    super().setUp()
-    self.dir = mesh_test_util.temp_dir(self)
-    self.pixels = np.zeros((64, 64, 3), np.uint8)
-    self.pixels[20:40, 10:30] = (200, 100, 50)
-
-  def save(self, name, image):
-    path = os.path.join(self.dir, name)
-    image.save(path)
-    return path
-
-  def test_rgb_is_converted_to_luminance(self):
-    path = self.save("rgb.png", Image.fromarray(self.pixels))
-    image = synthesize_views.read_image(path, 64)
-    self.assertEqual(image.shape, (64, 64, 1))
-    expected = Image.fromarray(self.pixels).convert("L")
-    self.assertAllClose(image[..., 0], np.asarray(expected) / 255.0)
-
-  def test_transparency_is_composited_on_black(self):
-    rgba = np.concatenate([np.full((64, 64, 3), 255, np.uint8),
-                           np.zeros((64, 64, 1), np.uint8)], axis=-1)
-    rgba[10:20, 10:20, 3] = 255
-    image = synthesize_views.read_image(
-        self.save("rgba.png", Image.fromarray(rgba)), 64)[..., 0]
-    self.assertEqual(image[15, 15], 1.0)
-    self.assertEqual(image[40, 40], 0.0)
-
-  def test_other_sizes_are_resized_with_a_warning(self):
-    path = self.save("big.jpg", Image.fromarray(self.pixels).resize((96, 80)))
-    with self.assertLogs(level="WARNING") as logs:
-      image = synthesize_views.read_image(path, 64)
-    self.assertEqual(image.shape, (64, 64, 1))
-    self.assertRegex(" ".join(logs.output),
-                     "big.jpg: 96 x 80 image resized to 64 x 64 .not square")
-
-  def test_bad_files_are_named(self):
-    missing = os.path.join(self.dir, "missing.png")
-    text = mesh_test_util.write_file(self.dir, "text.png", "not an image")
-    empty = mesh_test_util.write_file(self.dir, "empty.png", "")
-    blank = self.save("blank.png", Image.new("RGB", (64, 64), (9, 9, 9)))
-    for path, message in ((missing, "no such file"),
-                          (self.dir, "is a directory"),
-                          (text, "not a readable image"),
-                          (empty, "empty file .0 bytes."),
-                          (blank, "empty image .every pixel is 9.")):
-      with self.assertRaisesRegex(ValueError, f"^{path}: {message}"):
-        synthesize_views.read_image(path, 64)
-
-
 class DatasetAndOutputsTest(tf.test.TestCase):
 
   @classmethod

@@ -141,6 +141,17 @@ class LoadErrorsTest(tf.test.TestCase):
                                 "not a directory"):
       teacher_export.load_teacher_layer(file_path, "pose")
 
+  def test_module_of_another_kind_is_named_by_its_manifest(self):
+    # Issue 30: "the SavedModel has no @tf.function __call__".
+    path = _tempdir(self)
+    tf.saved_model.save(tf.Module(), path)
+    with open(os.path.join(path, "manifest.json"), "w") as f:
+      f.write('{"module": "pose_embedding"}')
+    with self.assertRaisesRegex(teacher_export.ModuleError,
+                                f"^{path}: a pose_embedding module, not a"
+                                " teacher module"):
+      teacher_export.load_teacher_layer(path, "pose")
+
   def test_incompatible_saved_models(self):
     root = _tempdir(self)
     no_call = tf.Module()

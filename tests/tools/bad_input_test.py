@@ -3,6 +3,7 @@ status non-zero, nothing computed first, no input or run file replaced, and
 no silently meaningless result.
 """
 
+import csv
 import os
 import shutil
 import tempfile
@@ -92,14 +93,45 @@ class CorrelateTest(_ToolTestCase):
     self.assertTrue(_read(output).startswith(b"index1,index2"))
     self.assertEqual(os.stat(output).st_mode & 0o044, 0o044)  # Readable.
 
-  def test_all_zero_embeddings_are_flagged_under_the_table(self):
+  def test_all_zero_embeddings_are_refused_or_marked_meaningless(self):
+    # Issue 30: they were scored as a normal table (exit 0).
     embeddings = self.write_embeddings("zero.npz", zero=True)
+    output = self.path("pose.csv")
     result = _run_tool("correlate.py", f"--embeddings={embeddings}",
-                       "--upsample=1")
+                       "--upsample=1", f"--output={output}")
+    self.assert_one_line_error(
+        result, "zero.npz: 'embeddings' of 4 of 4 views are all zero over the"
+        " sphere: .* meaningless; pass --allow_constant_embeddings")
+    self.assertFalse(os.path.exists(output))
+    result = _run_tool("correlate.py", f"--embeddings={embeddings}",
+                       "--upsample=1", f"--output={output}",
+                       "--allow_constant_embeddings")
     self.assertEqual(result.returncode, 0, result.stderr)
-    self.assertRegex(result.stdout, r"median err(.|\n)*WARNING: .*zero.npz:"
-                     r" 'embeddings' of 4 of 4 views are all zero over the"
-                     " sphere")
+    table = result.stdout[result.stdout.index("category"):].splitlines()
+    self.assertTrue(table[0].endswith("meaningless"), table[0])
+    self.assertEqual([line.split()[-1] for line in table[2:4]],
+                     ["yes", "yes"])   # car, overall.
+    self.assertRegex(result.stdout, "meaningless = yes: (.|\n)*WARNING: "
+                     ".*zero.npz: 'embeddings' of 4 of 4 views are all zero")
+    with open(output, encoding="utf-8") as f:
+      rows = list(csv.DictReader(f))
+    self.assertLen(rows, 2)   # One pair per instance of two views.
+    self.assertEqual({row["meaningless"] for row in rows}, {"1"})
+
+  def test_text_file_named_npz_is_not_an_npz_archive(self):
+    text = mesh_test_util.write_file(self.dir, "table.npz", "a,b\n1,2\n")
+    result = _run_tool("correlate.py", f"--embeddings={text}")
+    self.assert_one_line_error(result, "table.npz: not an .npz archive")
+    self.assertNotIn("pickle", result.stderr)
+
+  def test_output_in_a_special_directory_fails_before_computing(self):
+    # Issue 30: /proc passed os.access as root; the write failed at the end.
+    embeddings = self.write_embeddings("v.npz")
+    result = _run_tool("correlate.py", f"--embeddings={embeddings}",
+                       "--output=/proc/pose.csv", "--upsample=1")
+    self.assert_one_line_error(result, "--output=/proc/pose.csv: directory"
+                               " /proc is not writable")
+    self.assertNotIn("pairs", result.stderr)
 
   def test_damaged_npz_member_is_a_one_line_error(self):
     embeddings = self.write_embeddings("v.npz")
@@ -134,6 +166,13 @@ class SaveEmbeddingsTest(_ToolTestCase):
     self.assert_one_line_error(result, f"--output={self.dir}: is a"
                                " directory")
 
+  def test_output_in_a_special_directory_fails_before_loading_the_model(self):
+    result = _run_tool("save_embeddings.py",
+                       f"--model_dir={self.path('no_such_run')}",
+                       "--output=/proc/embeddings.npz")
+    self.assert_one_line_error(result, "--output=/proc/embeddings.npz:"
+                               " directory /proc is not writable")
+
 
 class BuildDatasetTest(_ToolTestCase):
 
@@ -166,6 +205,21 @@ class BuildDatasetTest(_ToolTestCase):
                      r" far from the rest \(coordinates up to 1e\+10\)")
     self.assertNotIn("front of the camera", result.stdout)
 
+
+class ReproduceTest(_ToolTestCase):
+
+  def test_bad_set_stops_before_any_stage_and_writes_nothing(self):
+    # Issue 30: written to config.json, the dataset stage ran, then FATAL.
+    work = self.path("work")
+    result = _run_tool("reproduce.py", "--experiment=furniture_3dof",
+                       f"--data={self.path('list.txt')}", f"--work_dir={work}",
+                       "--set=embedding.max_stepz=5",
+                       "--set=regression.max_steps=abc")
+    self.assert_one_line_error(
+        result, "stage 'embedding' .train_embedding.py.: Unknown command line"
+        " flag 'max_stepz'.*; stage 'regression' .train_regression.py.: flag"
+        " --max_steps=abc: invalid literal for int")
+    self.assertFalse(os.path.exists(work))
 
 if __name__ == "__main__":
   absltest.main()

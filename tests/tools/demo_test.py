@@ -56,6 +56,20 @@ class DemoTest(tf.test.TestCase):
                      f"^demo.py: error: .*{missing}")
     self.assertFalse(os.path.exists(os.path.join(root, "new")))
 
+  def test_another_kind_of_module_as_teacher_names_the_flag(self):
+    # Issue 30: "the SavedModel has no @tf.function __call__".
+    root = mesh_test_util.temp_dir(self)
+    pose_module = os.path.join(mesh_test_util.REPO_ROOT, "hub_modules",
+                               "pose_embedding_synthetic")
+    result = mesh_test_util.run_script(
+        "tools/demo.py", f"--work_dir={os.path.join(root, 'new')}",
+        f"--teacher={pose_module}")
+    self.assertEqual(result.returncode, 1)
+    self.assertRegex(result.stderr.strip().splitlines()[-1],
+                     f"^demo.py: error: --teacher: {pose_module}: a"
+                     " pose_embedding module, not a teacher module")
+    self.assertFalse(os.path.exists(os.path.join(root, "new")))
+
 
 if __name__ == "__main__":
   tf.test.main()

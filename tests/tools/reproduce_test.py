@@ -17,7 +17,8 @@ import trimesh
 
 from sph_embed.data import sources
 from sph_embed.experiments import config as config_lib
-from sph_embed.report import html_report
+from sph_embed.report import pose_csvs
+from sph_embed.report import pose_tables
 from tests import mesh_test_util
 from tests.report import report_fixture
 
@@ -119,7 +120,7 @@ class ReproduceTest(parameterized.TestCase, tf.test.TestCase):
                 config["evaluation"]["correlate"]] + [
                     f"pose_{p}_regression.csv"
                     for p in config["evaluation"]["regression"]]
-    found = [os.path.basename(p) for p in html_report.find_pose_csvs(work)]
+    found = [os.path.basename(p) for p in pose_csvs.find_pose_csvs(work)]
     self.assertCountEqual(found, expected)
     # The overview and one table per evaluation.
     return report_fixture.check_report(self, work, 1 + len(expected))
@@ -148,8 +149,8 @@ class ReproduceTest(parameterized.TestCase, tf.test.TestCase):
     config = config_lib.load("modelnet40_3dof")
     markdown = self._check_results(work, config)
     # The experiment's own published numbers, not "other data".
-    self.assertIn(html_report.EXPERIMENT_PAPER_COLUMN, markdown)
-    self.assertNotIn(html_report.PAPER_COLUMN, markdown)
+    self.assertIn(pose_tables.EXPERIMENT_PAPER_COLUMN, markdown)
+    self.assertNotIn(pose_tables.PAPER_COLUMN, markdown)
     self.assertIn("7.79 / - / -", markdown)  # Table 5, chair IB.
     self.assertTrue(os.path.isfile(os.path.join(work, "teacher_module",
                                                 "manifest.json")))
@@ -186,7 +187,7 @@ class ReproduceTest(parameterized.TestCase, tf.test.TestCase):
     config = config_lib.load(name, [f.split("=", 1)[1] for f in flags])
     markdown = self._check_results(work, config)
     if config["paper"]:
-      self.assertIn(html_report.EXPERIMENT_PAPER_COLUMN, markdown)
+      self.assertIn(pose_tables.EXPERIMENT_PAPER_COLUMN, markdown)
 
 
 if __name__ == "__main__":

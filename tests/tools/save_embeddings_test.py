@@ -70,6 +70,26 @@ class SaveEmbeddingsFromModuleTest(tf.test.TestCase):
         " pose_embedding module")
     self.assertFalse(os.path.exists(output))
 
+  def test_another_kind_of_module_as_teacher_names_the_flag(self):
+    # Issue 30: "the SavedModel has no @tf.function __call__".
+    self.assert_one_line_error(
+        run_tool(f"--module={self.paths.embedding_module}",
+                 f"--hub_module={self.paths.embedding_module}",
+                 f"--output={os.path.join(self.root, 'never.npz')}"),
+        f"--hub_module: {self.paths.embedding_module}: a pose_embedding"
+        " module, not a teacher module (written by tools/export_teacher.py)")
+
+  def test_damaged_shard_is_named_with_what_to_do(self):
+    # Issue 30: a raw DataLossError traceback.
+    data_dir = os.path.join(self.root, "damaged_data")
+    shard = mesh_test_util.damaged_copy(self.paths.data_dir, data_dir, "test")
+    self.assert_one_line_error(
+        run_tool(f"--module={self.paths.embedding_module}",
+                 f"--data_dir={data_dir}",
+                 f"--output={os.path.join(self.root, 'never.npz')}"),
+        f"{shard}: unreadable (DataLossError: corrupted record at")
+    self.assertFalse(os.path.exists(os.path.join(self.root, "never.npz")))
+
 
 if __name__ == "__main__":
   tf.test.main()

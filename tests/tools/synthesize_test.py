@@ -49,7 +49,8 @@ class SynthesizeToolTest(tf.test.TestCase):
                            f"--output_gif={self.path('turn.gif')}",
                            "--zoom=1")
     self.assertEqual(result.returncode, 0, result.stderr)
-    self.assertIn("80 x 80 image resized to 64 x 64", result.stderr)
+    self.assertIn("in.png: the object isolated by the border colour, centred"
+                  " and scaled to 64 x 64", result.stderr)
     with Image.open(self.path("turn.gif")) as gif:
       self.assertEqual(gif.n_frames, 6)
     with Image.open(self.path("grid.png")) as grid:
@@ -102,8 +103,54 @@ class SynthesizeToolTest(tf.test.TestCase):
                           (empty, "empty file")):
       result = self.run_tool(f"--image={path}", "--turntable=2",
                              f"--output_png={self.path('out.png')}")
-      self.assert_one_line_error(result, f"--image: {path}: {message}")
+      self.assert_one_line_error(result, f"{path}: {message}")
       self.assertFalse(os.path.exists(self.path("out.png")))
+
+  def input_cell(self, image, name):
+    """The input view the tool made of `image` (first cell of its grid)."""
+    image.save(self.path(name))
+    grid = self.path(name + ".grid.png")
+    result = self.run_tool(f"--image={self.path(name)}", "--turntable=1",
+                           f"--output_png={grid}", "--zoom=1")
+    self.assertEqual(result.returncode, 0, result.stderr)
+    with Image.open(grid) as picture:
+      return np.asarray(picture, np.int32)[:64, :64]
+
+  def test_sixteen_bit_png_is_read_as_its_eight_bit_copy(self):
+    # Issue 30: 16-bit values were clipped at 255 (an all-white object).
+    deep = np.zeros((70, 90), np.uint16)
+    deep[20:50, 10:80] = np.linspace(6000, 60000, 70).astype(np.uint16)
+    shallow = np.round(deep / 257).astype(np.uint8)
+    deep_cell = self.input_cell(Image.fromarray(deep), "deep.png")
+    self.assertLessEqual(
+        np.abs(deep_cell - self.input_cell(Image.fromarray(shallow),
+                                           "shallow.png")).max(), 1)
+    self.assertLess(np.median(deep_cell[deep_cell > 0]), 200)
+
+  def test_animated_image_with_a_blank_first_frame_is_refused(self):
+    frames = [Image.new("L", (40, 40)), Image.new("L", (40, 40), 200)]
+    frames[1].paste(0, (0, 0, 20, 40))
+    path = self.path("moving.gif")
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    result = self.run_tool(f"--image={path}", "--turntable=2",
+                           f"--output_png={self.path('out.png')}")
+    self.assert_one_line_error(result, f"{path}: no object found by the"
+                               " border colour .only the first of its 2"
+                               " frames is read.")
+
+  def test_preparation_flags_are_checked(self):
+    out = f"--output_png={self.path('out.png')}"
+    image = f"--image={self.path('unused.png')}"
+    for args, message in (
+        ((image, "--box=1,2,3", "--turntable=1", out),
+         "--box: box '1,2,3': expected four integers"),
+        ((image, "--box=5,0,5,9", "--turntable=1", out),
+         "--box: box '5,0,5,9': empty crop"),
+        ((image, f"--mask={self.path('m.png')}", "--background=border",
+          "--turntable=1", out), "give --mask or --background, not both"),
+        ((f"--data_dir={self.data_dir}", "--box=0,0,9,9", "--turntable=1",
+          out), "--box applies to --image only")):
+      self.assert_one_line_error(self.run_tool(*args), message)
 
   def test_bad_euler_and_flag_combinations(self):
     out = f"--output_png={self.path('out.png')}"

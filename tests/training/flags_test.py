@@ -1,11 +1,15 @@
 """Tests for sph_embed.training.flags: the trainers' shared flags."""
 
+import os
+
 from absl import app
 from absl import flags
 from absl.testing import parameterized
 import tensorflow as tf
 
+from sph_embed.training import checkpoints
 from sph_embed.training import flags as training_flags
+from tests import mesh_test_util
 
 
 def _parse(*args, **defaults):
@@ -46,6 +50,28 @@ class LoopFlagsTest(tf.test.TestCase, parameterized.TestCase):
                       config.keep_checkpoints, config.eval_every_steps),
                      (None, (), (0.1,), 1e-8, 2, None))
 
+  def test_cosine_drops_the_trainers_piecewise_defaults(self):
+    config = training_flags.loop_config(_parse(
+        "--lr_schedule=cosine", "--lr_warmup_steps=10",
+        lr_values=(1e-3, 2e-4, 4e-5)))
+    self.assertEqual((config.lr_schedule, config.lr_boundaries,
+                      config.lr_values, config.lr_warmup_steps),
+                     ("cosine", (), (1e-3, 4e-5), 10))
+    given = training_flags.loop_config(_parse(
+        "--lr_schedule=cosine", "--lr_values=2e-3,1e-5"))
+    self.assertEqual(given.lr_values, (2e-3, 1e-5))
+    with self.assertRaisesRegex(app.UsageError,
+                                "--lr_schedule=cosine: lr_boundaries do not"):
+      training_flags.loop_config(_parse("--lr_schedule=cosine",
+                                        "--lr_boundaries=10,20"))
+
+  def test_max_minutes_reaches_the_config(self):
+    config = training_flags.loop_config(_parse("--max_minutes=1.5"))
+    self.assertEqual(config.max_minutes, 1.5)
+    self.assertEqual(config.train_arguments()["max_minutes"], 1.5)
+    with self.assertRaisesRegex(app.UsageError, "--max_minutes must be > 0"):
+      training_flags.loop_config(_parse("--max_minutes=0"))
+
   @parameterized.parameters(
       (("--lr_boundaries=10,x",), "--lr_boundaries: expected a"
        " comma-separated list of ints, got 10,x"),
@@ -57,6 +83,22 @@ class LoopFlagsTest(tf.test.TestCase, parameterized.TestCase):
   def test_bad_flags_are_named(self, args, message):
     with self.assertRaisesRegex(app.UsageError, message):
       training_flags.loop_config(_parse(*args))
+
+  def test_max_steps_below_the_runs_step_is_refused(self):
+    # Issue 30: training did nothing and said "trained steps 47..47".
+    model_dir = mesh_test_util.temp_dir(self)
+    tf.train.CheckpointManager(
+        tf.train.Checkpoint(step=tf.Variable(47)),
+        os.path.join(model_dir, "checkpoints"), max_to_keep=1).save(
+            checkpoint_number=47)
+    with self.assertRaisesRegex(
+        checkpoints.CheckpointError, f"--max_steps=40: the run in {model_dir}"
+        " is already at step 47, so nothing would be trained"):
+      training_flags.loop_config(_parse(f"--model_dir={model_dir}",
+                                        "--max_steps=40"))
+    config = training_flags.loop_config(_parse(f"--model_dir={model_dir}",
+                                               "--max_steps=47"))
+    self.assertEqual(config.max_steps, 47)
 
   def test_momentum_is_now_adam_beta1(self):
     with self.assertRaisesRegex(flags.UnrecognizedFlagError, "momentum"):

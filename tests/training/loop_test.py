@@ -1,15 +1,18 @@
-"""Tests for the shared training utilities: schedule, checkpoints, resume."""
+"""Tests for the shared training loop: checkpoints, resume, progress."""
 
 import glob
 import inspect
 import os
 import shutil
 import tempfile
+import time
 
 import tensorflow as tf
 from absl.testing import parameterized
 
 from sph_embed.training import loop as train_loop
+from sph_embed.training import progress as progress_lib
+from sph_embed.training import schedules
 from tests.training import tiny_regression
 
 
@@ -27,38 +30,20 @@ def _loss_fn(model, batch):
 
 def _model_and_optimizer(strategy):
   return tiny_regression.model_and_optimizer(
-      strategy, train_loop.learning_rate_schedule([3], [0.05, 0.01]))
+      strategy, schedules.learning_rate_schedule([3], [0.05, 0.01]))
 
 
-def _run(model_dir, num_steps, after_step=None, every_steps=2):
+def _run(model_dir, num_steps, after_step=None, every_steps=2,
+         max_minutes=None):
   strategy = train_loop.make_strategy("default")
   model, optimizer = _model_and_optimizer(strategy)
   result = train_loop.train(
       strategy=strategy, model=model, optimizer=optimizer, loss_fn=_loss_fn,
       dataset_fn=_dataset, num_steps=num_steps, model_dir=model_dir,
       metric_names=("abs_error",), checkpoint_every_steps=every_steps,
-      checkpoint_every_minutes=None, log_every_steps=2, after_step=after_step)
+      checkpoint_every_minutes=None, log_every_steps=2, after_step=after_step,
+      max_minutes=max_minutes)
   return model, optimizer, result
-
-
-class LearningRateScheduleTest(tf.test.TestCase, parameterized.TestCase):
-
-  def test_piecewise_values(self):
-    schedule = train_loop.learning_rate_schedule([5, 8], [1e-3, 2e-4, 4e-5])
-    self.assertAllClose([schedule(s) for s in (0, 5, 6, 8, 9, 100)],
-                        [1e-3, 1e-3, 2e-4, 2e-4, 4e-5, 4e-5])
-    self.assertEqual(train_loop.learning_rate_schedule([], [0.1]), 0.1)
-
-  @parameterized.parameters(
-      ([5, 8], [1e-3, 2e-4], "len\\(values\\) == len\\(boundaries\\) \\+ 1"),
-      ([8, 5], [1, 2, 3], "strictly increasing"),
-      ([5, 5], [1, 2, 3], "strictly increasing"),
-      ([0, 5], [1, 2, 3], "positive steps"),
-      ([5], [1e-3, -1], "positive and finite"),
-      ([5], [1e-3, float("nan")], "positive and finite"))
-  def test_bad_schedules(self, boundaries, values, message):
-    with self.assertRaisesRegex(ValueError, message):
-      train_loop.learning_rate_schedule(boundaries, values)
 
 
 class StrategyTest(tf.test.TestCase):
@@ -110,6 +95,23 @@ class TrainTest(_TempDirTestCase):
     # A finished run restarts as a no-op at its last step.
     _, _, result = _run(resumed_dir, 7)
     self.assertEqual((result.start_step, result.final_step), (7, 7))
+
+  def test_time_budget_ends_training_saved_and_resumable(self):
+    model_dir = self._make_tempdir()
+
+    def slow_step(step):
+      del step
+      time.sleep(0.05)
+
+    # 0.1 s of budget and 0.05 s per step: a few steps, far from 1000.
+    _, _, result = _run(model_dir, 1000, after_step=slow_step,
+                        max_minutes=0.1 / 60)
+    self.assertBetween(result.final_step, 1, 10)
+    saved = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
+    self.assertEqual(int(saved.rsplit("-", 1)[1]), result.final_step)
+    _, _, resumed = _run(model_dir, result.final_step + 3)
+    self.assertEqual((resumed.start_step, resumed.final_step),
+                     (result.final_step, result.final_step + 3))
 
   def test_fresh_model_differs_from_trained(self):
     """The resume check above can fail: training does change the weights."""
@@ -166,8 +168,8 @@ class TrainTest(_TempDirTestCase):
 class ProgressTest(tf.test.TestCase):
 
   def test_line_is_logged_without_a_terminal(self):
-    progress = train_loop.Progress(total_steps=10, every_steps=4,
-                                   start_step=2, live=False)
+    progress = progress_lib.Progress(total_steps=10, every_steps=4,
+                                     start_step=2, live=False)
     self.assertFalse(progress.due(3))
     self.assertTrue(progress.due(4))
     self.assertTrue(progress.due(10))
