@@ -131,7 +131,10 @@ class PhotoRenderTest(tf.test.TestCase):
     # render gives 0.
     self.assertGreater(np.mean(red[:, 0] - red[:, 1]), 0.2)
     grey = textured.mean(axis=-1)
-    self.assertGreater(np.percentile(grey, 90) - np.percentile(grey, 10), 0.3)
+    # The texture's contrast: 0.29-0.33 measured, depending on the
+    # renderer's state left by earlier tests; an untextured face gives ~0.
+    self.assertGreater(np.percentile(grey, 90) - np.percentile(grey, 10),
+                       0.15)
 
 
 if __name__ == "__main__":
