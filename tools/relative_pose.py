@@ -46,6 +46,7 @@ from absl import flags
 
 from sph_embed.common import cli
 from sph_embed.common import outputs
+from sph_embed.data import flags as data_flags
 from sph_embed.data import image_input
 from sph_embed.pose import flags as pose_flags
 from sph_embed.report import picture_poses
@@ -97,11 +98,7 @@ _MASKS = flags.DEFINE_list(
 _BOXES = flags.DEFINE_string(
     "boxes", None, "One box 'x0,y0,x1,y1' per picture, separated by ';':"
     " the pixels to crop to first.")
-_BACKGROUND = flags.DEFINE_enum(
-    "background", "auto", image_input.BACKGROUNDS, "Without --masks: the"
-    " object is isolated by the alpha channel, the plain border colour, the"
-    " first that applies (auto), or not at all (none: the picture as it is,"
-    " padded to a square; for renders made like the training views).")
+_BACKGROUND = data_flags.define_background_flag()
 flags.adopt_module_key_flags(pose_flags)  # Listed by --help.
 flags.adopt_module_key_flags(outputs)
 

@@ -35,6 +35,7 @@ from absl import flags
 
 from sph_embed.common import cli
 from sph_embed.common import outputs
+from sph_embed.data import flags as data_flags
 from sph_embed.data import image_input
 from sph_embed.report import synthesize_views
 from sph_embed.synthesis import export as synthesis_export
@@ -49,11 +50,7 @@ _MASK = flags.DEFINE_string(
 _BOX = flags.DEFINE_string(
     "box", None, "--image: 'x0,y0,x1,y1', the pixels to crop to first "
     "(x1, y1 excluded).")
-_BACKGROUND = flags.DEFINE_enum(
-    "background", "auto", image_input.BACKGROUNDS, "--image without --mask:"
-    " the object is isolated by the alpha channel (alpha), the plain border"
-    " colour (border), the first that applies (auto), or not at all (none:"
-    " the picture as it is, padded to a square).")
+_BACKGROUND = data_flags.define_background_flag()
 _DATA_DIR = flags.DEFINE_string(
     "data_dir", None, "Or a dataset (with --split, --index): the example's "
     "view is the input and its mesh gives the true views.")

@@ -1,14 +1,18 @@
-"""The dataset-building absl flags, defined once.
+"""The data layer's absl flags shared by several tools, defined once.
 
 tools/build_dataset.py builds any dataset; tools/train_teacher.py
---build_data builds a synthetic one first.  The flags both need are defined
-here so that names and meanings cannot drift apart; each tool passes its own
-defaults.  Call once per process (absl refuses a second definition).
+--build_data builds a synthetic one first; tools/synthesize.py and
+tools/relative_pose.py read users' pictures.  The flags they share are
+defined here so that names and meanings cannot drift apart; each tool
+passes its own defaults.  Call once per process (absl refuses a second
+definition).
 """
 
 import types
 
 from absl import flags
+
+from sph_embed.data import image_input
 
 
 def define_view_set_flags(train_instances, test_instances, views_per_instance,
@@ -34,3 +38,14 @@ def define_view_set_flags(train_instances, test_instances, views_per_instance,
           " (augmentation, as the paper); 0 = off.", lower_bound=0.0,
           upper_bound=0.99),
   )
+
+
+def define_background_flag():
+  """--background: how image_input finds the object of a picture."""
+  return flags.DEFINE_enum(
+      "background", "auto", image_input.BACKGROUNDS, "Without a mask: auto"
+      " keeps a square grey picture on a black border as it is (a view"
+      " already, e.g. a render), else isolates the object by the alpha"
+      " channel or, without transparency, the plain border colour; alpha /"
+      " border insist on one; none keeps the picture as it is, padded to a"
+      " square (sph_embed.data.image_input).")
