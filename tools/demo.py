@@ -1,9 +1,9 @@
 """The quick demo: the shipped modules on a small held-out set -> the report.
 
-No training: the pose embedding, regression, synthesis and teacher modules
-shipped in hub_modules/ (each with a manifest saying how it was made) run on
-a small synthetic test set of instances none of them was trained on, and
-write the main job's report (sph_embed.report.demo):
+No training: the pose embedding, regression, Image2Sphere, synthesis and
+teacher modules shipped in hub_modules/ (each with a manifest saying how it
+was made) run on a small synthetic test set of instances none of them was
+trained on, and write the main job's report (sph_embed.report.demo):
 
   python3 tools/demo.py --work_dir=/tmp/demo
   # then open /tmp/demo/report/index.html
@@ -46,10 +46,24 @@ _POSE_EMBEDDING = flags.DEFINE_string(
 _POSE_REGRESSION = flags.DEFINE_string(
     "pose_regression", _SHIPPED.pose_regression,
     "Regression baseline module; empty: none.  Without --pose_regression,"
-    " the shipped one if it exists (none is shipped yet: its full CPU-budget"
-    " run is not finished).")
+    " the shipped one if it exists.")
+_IMAGE2SPHERE = flags.DEFINE_string(
+    "image2sphere", _SHIPPED.image2sphere,
+    "Image2Sphere module (tools/export_model.py --kind=image2sphere); empty:"
+    " none.  Without --image2sphere, the shipped one if it exists.")
 _SYNTHESIS = flags.DEFINE_string("synthesis", _SHIPPED.synthesis,
                                  "Synthesis module.")
+
+
+def _baseline(flag, name):
+  """The baseline module a flag names, None for none: an unshipped default
+  is left out with a warning; a given path that is missing fails later."""
+  path = flag.value or None
+  if path and not flags.FLAGS[flag.name].present and not os.path.exists(path):
+    logging.warning("no %s module at %s (not shipped): the report has no %s"
+                    " rows", name, path, name)
+    return None
+  return path
 
 
 def main(argv):
@@ -60,15 +74,11 @@ def main(argv):
       categories=tuple(_CATEGORIES.value),
       test_instances=_TEST_INSTANCES.value,
       views_per_instance=_VIEWS.value, pairs=_PAIRS.value)
-  regression = _POSE_REGRESSION.value or None
-  if (regression and not flags.FLAGS["pose_regression"].present
-      and not os.path.exists(regression)):
-    logging.warning("no regression module at %s (not shipped yet): the"
-                    " report has no regression rows", regression)
-    regression = None
   modules = demo.Modules(
       teacher=_TEACHER.value, pose_embedding=_POSE_EMBEDDING.value,
-      pose_regression=regression, synthesis=_SYNTHESIS.value)
+      pose_regression=_baseline(_POSE_REGRESSION, "regression"),
+      synthesis=_SYNTHESIS.value,
+      image2sphere=_baseline(_IMAGE2SPHERE, "Image2Sphere"))
   report_dir = demo.run(work_dir, modules, config)
   print(f"wrote {report_dir}/index.html and {report_dir}/report.md")
 

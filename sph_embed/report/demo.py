@@ -11,8 +11,9 @@ stages, so a fresh clone shows the system's results in a few minutes:
      teacher gives the maps of the rotated meshes (embeddings_test*.npz);
   3. relative pose by SO(3) correlation (IB/CB image, image-to-mesh, the
      teacher bound) and, when a regression module is given, by the
-     regression baseline on the same pairs: the
-     pose_<ib|cb>_<mode>[_2dof].csv tables;
+     regression baseline on the same pairs, and when an Image2Sphere module
+     is given, by the argmax of its distributions (with plots of a view's
+     distribution per category): the pose_<ib|cb>_<mode>[_2dof].csv tables;
   4. the shipped synthesis module's turntables of one view per category
      (synthesis/);
   5. the report (report/index.html, report.md).
@@ -27,6 +28,7 @@ import os
 from absl import logging
 
 from sph_embed.baselines import export as regression_export
+from sph_embed.baselines import image2sphere_export
 from sph_embed.data import dataset
 from sph_embed.data import sources
 from sph_embed.data import views
@@ -50,11 +52,12 @@ CORRELATIONS = (("ib", "image"), ("cb", "image"), ("ib", "mesh"),
 
 @dataclasses.dataclass(frozen=True)
 class Modules:
-  """Paths of the modules the demo runs (pose_regression None: none)."""
+  """Paths of the modules the demo runs (a baseline None: none)."""
   teacher: str
   pose_embedding: str
   pose_regression: str | None
   synthesis: str
+  image2sphere: str | None = None
 
 
 def shipped_modules(repo_root):
@@ -64,7 +67,8 @@ def shipped_modules(repo_root):
       teacher=os.path.join(root, "teacher_synthetic"),
       pose_embedding=os.path.join(root, "pose_embedding_synthetic"),
       pose_regression=os.path.join(root, "pose_regression_synthetic"),
-      synthesis=os.path.join(root, "synthesis_synthetic"))
+      synthesis=os.path.join(root, "synthesis_synthetic"),
+      image2sphere=os.path.join(root, "image2sphere_synthetic"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +107,9 @@ def _check_modules(modules):
       "teacher": lambda path: teacher_export.load_teacher_layer(path, "pose"),
       "pose_embedding": embedding_export.load_embedding,
       "pose_regression": regression_export.load_regression,
-      "synthesis": synthesis_export.load_synthesis}
+      "synthesis": synthesis_export.load_synthesis,
+      "image2sphere": lambda path: image2sphere_export.load_predictor(
+          module=path)}
   loaded = []
   for flag, load in loaders.items():
     path = getattr(modules, flag)
@@ -131,7 +137,17 @@ def run(work_dir, modules, config=DemoConfig()):
   if os.path.isdir(work_dir) and os.listdir(work_dir):
     raise ValueError(f"{work_dir}: exists and is not empty; give a new"
                      " directory")
-  teacher, embedding, regression, synthesis = _check_modules(modules)
+  (teacher, embedding, regression, synthesis,
+   image2sphere_loaded) = _check_modules(modules)
+  baselines = []
+  if regression:
+    baselines.append(("regression", regression.image_size,
+                      absolute_poses.rotation_predictor(regression.predict)))
+  image2sphere = None
+  if image2sphere_loaded:
+    image2sphere, spec = image2sphere_loaded
+    baselines.append(("image2sphere", spec["image_size"],
+                      absolute_poses.image2sphere_predictor(image2sphere)))
   os.makedirs(work_dir, exist_ok=True)
   for dof, suffix in ((3, ""), (2, "_2dof")):
     data_dir = os.path.join(work_dir, f"data{suffix}")
@@ -148,16 +164,22 @@ def run(work_dir, modules, config=DemoConfig()):
           progress=False)
       logging.info("demo: %dDOF %s %s: overall median %.1f deg", dof,
                    protocol.upper(), mode, rows[-1].median)
-    for protocol in ("ib", "cb") if regression else ():
-      # The per-view absolute errors once per split, with the IB pass.
-      absolute = (os.path.join(work_dir, f"absolute_regression{suffix}.csv")
-                  if protocol == "ib" else None)
-      absolute_poses.run(
-          absolute_poses.rotation_predictor(regression.predict),
-          regression.image_size, data_dir, "test", protocol, config.pairs,
-          output=os.path.join(
-              work_dir, f"pose_{protocol}_regression{suffix}.csv"),
-          absolute_output=absolute)
+    for mode, image_size, predict in baselines:
+      for protocol in ("ib", "cb"):
+        # The per-view absolute errors once per split, with the IB pass.
+        absolute = (os.path.join(work_dir, f"absolute_{mode}{suffix}.csv")
+                    if protocol == "ib" else None)
+        _, _, table = absolute_poses.run(
+            predict, image_size, data_dir, "test", protocol, config.pairs,
+            output=os.path.join(work_dir,
+                                f"pose_{protocol}_{mode}{suffix}.csv"),
+            absolute_output=absolute)
+        if mode == "image2sphere" and protocol == "ib" and dof == 3:
+          # As the main job: one view's distribution per category.
+          absolute_poses.write_distribution_plots(
+              image2sphere, data_dir, "test", table,
+              absolute_poses.first_views(table, 1),
+              os.path.join(work_dir, "distributions_image2sphere"))
   synthesize_views.write_samples(
       synthesis, os.path.join(work_dir, "data"), "test",
       os.path.join(work_dir, "synthesis"),

@@ -24,11 +24,12 @@ from tests.tools import evaluate_image2sphere_test
 STEPS = 4
 
 
-def make_image2sphere_module(root):
-  """(data_dir, run, module) of an untrained tiny Image2Sphere network."""
+def make_image2sphere_module(root, views=evaluate_image2sphere_test._VIEWS):
+  """(data_dir, run, module) of an untrained tiny Image2Sphere network
+  taking the images of `views` (a ViewConfig)."""
   data_dir = os.path.join(root, "data")
-  mesh_test_util.build_tiny_synthetic(
-      data_dir, train=1, test=1, config=evaluate_image2sphere_test._VIEWS)
+  mesh_test_util.build_tiny_synthetic(data_dir, train=1, test=1,
+                                      config=views)
   run = untrained_runs.image2sphere_run(os.path.join(root, "image2sphere"),
                                         data_dir, STEPS, TINY)
   module = os.path.join(root, "image2sphere_module")

@@ -5,34 +5,53 @@ import os
 
 import tensorflow as tf
 
+from sph_embed.data import views
 from tests import mesh_test_util
+from tests.baselines import image2sphere_export_test
 from tests.report import report_fixture
 
 
 class DemoTest(tf.test.TestCase):
 
   def test_shipped_modules_make_a_finite_report(self):
-    work = os.path.join(mesh_test_util.temp_dir(self), "demo")
-    result = mesh_test_util.run_script(
-        "tools/demo.py", f"--work_dir={work}", "--categories=chair,car",
-        "--test_instances=2", "--views_per_instance=3", "--pairs=2",
-        timeout=900)
+    root = mesh_test_util.temp_dir(self)
+    work = os.path.join(root, "demo")
+    args = [f"--work_dir={work}", "--categories=chair,car",
+            "--test_instances=2", "--views_per_instance=3", "--pairs=2"]
+    # The Image2Sphere rows and plots, from the shipped module or, while
+    # none is shipped, an untrained tiny one taking the demo's 64 x 64 views.
+    if not os.path.exists(os.path.join(
+        mesh_test_util.REPO_ROOT, "hub_modules", "image2sphere_synthetic")):
+      _, _, module = image2sphere_export_test.make_image2sphere_module(
+          os.path.join(root, "tiny"), views.ViewConfig(
+              views_per_instance=2, image_size=64, sphere_size=16, seed=5))
+      args.append(f"--image2sphere={module}")
+    result = mesh_test_util.run_script("tools/demo.py", *args, timeout=900)
     self.assertEqual(result.returncode, 0, result.stderr[-3000:])
     with open(os.path.join(work, "report", "report.md"),
               encoding="utf-8") as f:
       markdown = f.read()
     tables = report_fixture.markdown_tables(markdown)
-    # The overview, then ours (image, mesh, teacher bound) and the
-    # regression baseline when a module is shipped, 3DOF and 2DOF; then its
-    # absolute poses (overview, 3DOF, 2DOF).
-    shipped = os.path.exists(os.path.join(
+    # The overview, then for 3DOF and 2DOF ours (image, mesh, teacher
+    # bound) and the baselines' IB and CB rows (regression when a module is
+    # shipped, Image2Sphere); then their absolute poses (an overview, then
+    # 3DOF and 2DOF per baseline).
+    regression = os.path.exists(os.path.join(
         mesh_test_util.REPO_ROOT, "hub_modules", "pose_regression_synthetic"))
-    self.assertLen(tables, 1 + 2 * (7 if shipped else 5) + 3 * shipped)
+    baselines = 1 + regression
+    self.assertLen(tables, 1 + 2 * (5 + 2 * baselines) + 1 + 2 * baselines)
     for header, rows in tables:
       self.assertEqual(report_fixture.table_problems(header, rows), [],
                        msg=header)
-    if not shipped:
+    if not regression:
       self.assertIn("no regression module", result.stderr)
+    for protocol in ("ib", "cb"):
+      for suffix in ("", "_2dof"):
+        self.assertTrue(os.path.exists(os.path.join(
+            work, f"pose_{protocol}_image2sphere{suffix}.csv")))
+    plots = os.listdir(os.path.join(work, "distributions_image2sphere"))
+    self.assertCountEqual([n.split("_")[0] for n in plots], ["car", "chair"])
+    self.assertIn("Image2Sphere", markdown)
     self.assertIn("## Synthesized views", markdown)
     gifs = [n for n in os.listdir(os.path.join(work, "synthesis"))
             if n.endswith(".gif")]
