@@ -17,8 +17,9 @@ pictures' embeddings (sph_embed.report.picture_poses).
 
 --absolute: each picture alone, its absolute pose (the rotation from the
 object's canonical pose) from an Image2Sphere module
-(--image2sphere_module, tools/export_model.py --kind=image2sphere) or run
-(--image2sphere_model_dir).
+(--image2sphere_module, default the shipped
+hub_modules/image2sphere_synthetic; tools/export_model.py
+--kind=image2sphere) or run (--image2sphere_model_dir).
 
 --output: a CSV, one row per pair (or picture), the rotation under
 tools/correlate.py's column names (est_r00 ... est_r22), its Euler angles,
@@ -70,7 +71,8 @@ _ABSOLUTE = flags.DEFINE_bool(
     " instead of relative poses.")
 _I2S_MODULE = flags.DEFINE_string(
     "image2sphere_module", None, "--absolute: an Image2Sphere module"
-    " (tools/export_model.py --kind=image2sphere).")
+    " (tools/export_model.py --kind=image2sphere); default: the shipped"
+    " hub_modules/image2sphere_synthetic.")
 _I2S_MODEL_DIR = flags.DEFINE_string(
     "image2sphere_model_dir", None, "--absolute: or a"
     " tools/train_image2sphere.py run.")
@@ -144,10 +146,9 @@ def _check_flags():
                          f" {'with' if _ABSOLUTE.value else 'without'}"
                          " --absolute")
   if _ABSOLUTE.value:
-    if bool(_I2S_MODULE.value) == bool(_I2S_MODEL_DIR.value):
-      raise app.UsageError("--absolute needs exactly one of"
-                           " --image2sphere_module and"
-                           " --image2sphere_model_dir")
+    if _I2S_MODULE.value and _I2S_MODEL_DIR.value:
+      raise app.UsageError("give --image2sphere_module or"
+                           " --image2sphere_model_dir, not both")
     if _GRID_SIZE.value is not None and _GRID_SIZE.value % 2:
       raise app.UsageError(f"--grid_size={_GRID_SIZE.value}: must be even")
   elif len(_IMAGES.value) < 2:
@@ -186,8 +187,8 @@ def main(argv):
   if _ABSOLUTE.value:
     figures = _checked_outputs()
     poser = _loaded(
-        "image2sphere_module" if _I2S_MODULE.value else
-        "image2sphere_model_dir", picture_poses.load_image2sphere,
+        "image2sphere_model_dir" if _I2S_MODEL_DIR.value else
+        "image2sphere_module", picture_poses.load_image2sphere,
         _I2S_MODULE.value, _I2S_MODEL_DIR.value, _GRID_SIZE.value)
     lines = picture_poses.run_absolute(
         _IMAGES.value, poser, **modes, picture_options=picture_options,

@@ -42,6 +42,8 @@ DEFAULT_POSE_MODULE = os.path.join(embedding_export.SHIPPED_MODULES,
                                    "pose_embedding_synthetic")
 DEFAULT_SYNTHESIS_MODULE = os.path.join(embedding_export.SHIPPED_MODULES,
                                         "synthesis_synthetic")
+DEFAULT_IMAGE2SPHERE_MODULE = os.path.join(embedding_export.SHIPPED_MODULES,
+                                           "image2sphere_synthetic")
 PAIR_ORDERS = ("consecutive", "all")
 # tools/correlate.py's columns of the estimated rotation.
 ROTATION_FIELDS = [name for name in correlate_embeddings.CSV_FIELDS
@@ -95,8 +97,11 @@ def load_embedder(module=None, model_dir=None):
 
 
 def load_image2sphere(module=None, model_dir=None, grid_size=None):
-  """The AbsolutePoser of an Image2Sphere module or run (exactly one), on
-  an Euler grid of `grid_size` (default: the run's evaluation grid)."""
+  """The AbsolutePoser of an Image2Sphere module or run (not both; default:
+  the shipped module), on an Euler grid of `grid_size` (default: the run's
+  evaluation grid)."""
+  if module is None and model_dir is None:
+    module = DEFAULT_IMAGE2SPHERE_MODULE
   predictor, spec = image2sphere_export.load_predictor(model_dir, module,
                                                        grid_size)
   return AbsolutePoser(predictor, spec["image_size"])

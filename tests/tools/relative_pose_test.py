@@ -146,6 +146,17 @@ class RelativePoseToolTest(parameterized.TestCase, tf.test.TestCase):
     self.assertEqual(os.listdir(figures), ["1_car_a_so3.png"])
     assert_png(self, os.path.join(figures, "1_car_a_so3.png"))
 
+  def test_absolute_pose_defaults_to_the_shipped_image2sphere_module(self):
+    # The shipped module was trained on seeds 0-299; the car is held out.
+    output = self.path("shipped_absolute.csv")
+    result = self.run_tool(
+        f"--images={self.pictures['car_a']},{self.pictures['car_b']}",
+        "--absolute", f"--output={output}")
+    self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+    for name, row in zip(("car_a", "car_b"), read_csv(output)):
+      error = rotations_lib.geodesic_degrees(estimated(row), pose(name))
+      self.assertLess(error, 45.0, msg=f"{name}: {error:.1f} deg")
+
   @parameterized.named_parameters(
       ("fewer_than_two", lambda t: [f"--images={t.pictures['car_a']}"],
        r"--images: 1 picture given; a relative pose needs two or more"),
@@ -167,9 +178,11 @@ class RelativePoseToolTest(parameterized.TestCase, tf.test.TestCase):
                   "--image2sphere_module=hub_modules/pose_embedding_synthetic"],
        r"--image2sphere_module: .*: a pose_embedding module, not a"
        r" image2sphere module"),
-      ("absolute_without_image2sphere",
-       lambda t: [t.both(), "--absolute"],
-       r"--absolute needs exactly one of --image2sphere_module and"),
+      ("image2sphere_module_and_run",
+       lambda t: [t.both(), "--absolute",
+                  f"--image2sphere_module={t.image2sphere}",
+                  f"--image2sphere_model_dir={t.dir}"],
+       r"give --image2sphere_module or --image2sphere_model_dir, not both"),
       ("image2sphere_without_absolute",
        lambda t: [t.both(), f"--image2sphere_module={t.image2sphere}"],
        r"--image2sphere_module does not apply without --absolute"),
