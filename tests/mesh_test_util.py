@@ -43,6 +43,15 @@ TINY_CONFIG = views.ViewConfig(views_per_instance=2, image_size=32,
                                sphere_size=16, seed=5)
 
 
+def assert_tool_error(test, result, tool, pattern):
+  """`result` (run_script's) ended with exit 1 and one line
+  '<tool>: error: <pattern>', no traceback."""
+  test.assertEqual(result.returncode, 1, result.stdout)
+  test.assertNotIn("Traceback", result.stderr)
+  test.assertRegex(result.stderr.strip().splitlines()[-1],
+                   f"^{tool}: error: " + pattern)
+
+
 def off_sample(name):
   """Path of the vendored .off mesh `name` (one of OFF_SAMPLES)."""
   return os.path.join(REAL_MESHES, "modelnet_style", name + ".off")

@@ -86,10 +86,8 @@ class RelativePoseToolTest(parameterized.TestCase, tf.test.TestCase):
     return mesh_test_util.run_script("tools/relative_pose.py", *args)
 
   def assert_one_line_error(self, result, pattern):
-    self.assertEqual(result.returncode, 1, result.stdout)
-    self.assertNotIn("Traceback", result.stderr)
-    self.assertRegex(result.stderr.strip().splitlines()[-1],
-                     r"^relative_pose.py: error: " + pattern)
+    mesh_test_util.assert_tool_error(self, result, "relative_pose.py",
+                                     pattern)
 
   def test_shipped_module_on_a_held_out_pair(self):
     a, b = self.pictures["car_a"], self.pictures["car_b"]

@@ -34,10 +34,7 @@ class SynthesizeToolTest(tf.test.TestCase):
     return _run_tool(f"--module={self.module_dir}", *args)
 
   def assert_one_line_error(self, result, pattern):
-    self.assertEqual(result.returncode, 1, result.stdout)
-    self.assertNotIn("Traceback", result.stderr)
-    self.assertRegex(result.stderr.strip().splitlines()[-1],
-                     r"^synthesize.py: error: " + pattern)
+    mesh_test_util.assert_tool_error(self, result, "synthesize.py", pattern)
 
   def test_rgb_image_turntable_png_and_gif(self):
     pixels = np.zeros((80, 80, 3), np.uint8)
