@@ -11,9 +11,11 @@ logged as "[k/N name]" with its wall time:
      and the `synthesis` maps with a second decoder head on the same
      encoder (--output_key=pose,synthesis; the encoder is ~90 % of a step
      on a CPU, so the second head costs far less than a second network);
-     the teacher's maps of the train split computed once
-     (--precompute_targets); a checkpoint kept every eighth of the run
-     for tools/pose_curve.py;
+     the learning-rate schedule and loss of --embedding_recipe (a recipe
+     of sph_embed/experiments/recipes.json, its schedule fitted to
+     --embedding_steps); the teacher's maps of the train split computed
+     once (--precompute_targets); a checkpoint kept every eighth of the
+     run for tools/pose_curve.py;
   4. tools/train_regression.py the pose regression baseline, the same
      steps x batch (--nobaseline skips it); with --image2sphere also
      tools/train_image2sphere.py, the Image2Sphere baseline (same steps x
@@ -62,6 +64,7 @@ from absl import logging
 
 from sph_embed.common import cli
 from sph_embed.common import stages as stages_lib
+from sph_embed.experiments import time_to_accuracy
 
 _REPO = stages_lib.REPO
 _tool = stages_lib.tool_command
@@ -90,6 +93,16 @@ _EMBEDDING_STEPS = flags.DEFINE_integer(
     " regression baseline's (12,000: the whole job fits 90 minutes on 2 CPU"
     " cores; the shipped modules had 24,000: BUILD_NOTES.md, \"The main"
     " job in 90 minutes\").", lower_bound=1)
+_EMBEDDING_RECIPE = flags.DEFINE_string(
+    "embedding_recipe", "two_heads_cosine_1e3_loss",
+    "How the embedding network trains: a recipe of"
+    " sph_embed/experiments/recipes.json (its learning-rate schedule,"
+    " fitted to --embedding_steps, and its loss; the heads follow"
+    " --synthesis).  The default was chosen on a validation split"
+    " (BUILD_NOTES.md, \"Time to accuracy\"): warm-up then cosine from"
+    " lr 1e-3, with the pose-aware loss.  'today' is the paper's schedule"
+    " (lr 1e-3 dropping at 2/3 and 11/12 of the run, no pose-aware loss),"
+    " which made the main job's numbers before 2026-12-07.")
 # Checkpoints of the embedding network kept for tools/pose_curve.py.
 _CURVE_POINTS = 8
 _PRESET = flags.DEFINE_enum("preset", "cpu", ["cpu", "paper"],
@@ -131,6 +144,23 @@ def _value(holder):
       and not flags.FLAGS[holder.name].present):
     return _QUICK_VALUES[holder.name]
   return holder.value
+
+
+def _embedding_flags(steps):
+  """train_embedding.py's flags of the --embedding_recipe run of `steps`.
+
+  The recipe's flags, its schedule fitted to `steps`, and the pipeline's
+  own: the heads (--synthesis), the preset and the targets cache.
+  """
+  try:
+    recipe, = time_to_accuracy.read_recipes(names=[_EMBEDDING_RECIPE.value])
+  except ValueError as e:
+    raise app.UsageError(f"--embedding_recipe: {e}") from None
+  run = {key: value for key, value in _schedule(steps).items()
+         if not key.startswith("lr_")}
+  return {**run, **recipe.flags, **recipe.schedule_flags(steps),
+          "output_key": "pose,synthesis" if _SYNTHESIS.value else "pose",
+          "preset": _PRESET.value, "precompute_targets": True}
 
 
 def _schedule(steps):
@@ -183,11 +213,9 @@ def _stages(work):
   stages.append(("embedding", _tool(
       "train_embedding.py", hub_module=hub_module, data_dir=data[3],
       model_dir=embedding_dir,
-      output_key="pose,synthesis" if _SYNTHESIS.value else "pose",
-      preset=_PRESET.value, precompute_targets=True,
       # Kept for the error-vs-steps curve (tools/pose_curve.py).
       checkpoint_every_steps=max(1, steps // _CURVE_POINTS),
-      keep_checkpoints=_CURVE_POINTS, **_schedule(steps)), True))
+      keep_checkpoints=_CURVE_POINTS, **_embedding_flags(steps)), True))
   regression_dir = os.path.join(work, "regression")
   if _BASELINE.value:
     # The same budget as the embedding network: steps x batch (both 16).
@@ -276,11 +304,11 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   work = os.path.abspath(_WORK_DIR.value)
+  stages = _stages(work)  # Bad flags fail here, before anything is written.
   os.makedirs(work, exist_ok=True)
   summary = os.path.join(work, "results.md")
   with open(summary, "w", encoding="utf-8") as f:
     f.write(f"# sph_embed pipeline, {time.strftime('%Y-%m-%d %H:%M')}\n\n")
-  stages = _stages(work)
   start = time.monotonic()
   stages_lib.run_all(stages, summary)
   logging.info("pipeline finished in %.0f s; results in %s, summary %s,"

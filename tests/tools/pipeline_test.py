@@ -10,12 +10,22 @@ import sys
 
 import numpy as np
 import tensorflow as tf
+from tensorboard.backend.event_processing import event_accumulator
 
 from sph_embed.pose import embeddings_io
 from tests import mesh_test_util
 from tests.report import report_fixture
 
 _PIPELINE = os.path.join(mesh_test_util.REPO_ROOT, "tools", "pipeline.py")
+
+
+def _logged(log_dir, tag):
+  """{step: value} of a scalar the training loop wrote to TensorBoard."""
+  accumulator = event_accumulator.EventAccumulator(
+      log_dir, size_guidance={event_accumulator.TENSORS: 0})
+  accumulator.Reload()
+  return {event.step: float(tf.make_ndarray(event.tensor_proto))
+          for event in accumulator.Tensors(tag)}
 
 
 class PipelineTest(tf.test.TestCase):
@@ -64,8 +74,15 @@ class PipelineTest(tf.test.TestCase):
     # One embedding network with a pose and a synthesis head: the
     # synthesis network and module use its synthesis head.
     with open(os.path.join(work, "embedding", "embedding_model.json")) as f:
-      self.assertEqual([head[0] for head in json.load(f)["heads"]],
-                       ["pose", "synthesis"])
+      spec = json.load(f)
+    self.assertEqual([head[0] for head in spec["heads"]],
+                     ["pose", "synthesis"])
+    # The default recipe: the pose-aware loss, and a cosine whose rate at
+    # mid-run is between its peak and its floor (the paper's piecewise
+    # schedule is still at its 1e-3 peak at step 25 of 50).
+    self.assertEqual(spec["pose_loss"]["weight"], 0.01)
+    self.assertBetween(_logged(os.path.join(work, "embedding", "train"),
+                               "learning_rate")[25], 2e-4, 8e-4)
     with open(os.path.join(work, "synthesis_module", "manifest.json")) as f:
       self.assertEqual(json.load(f)["embed"]["output"][1:], [32, 32, 8])
     # The error-vs-steps curve: one row per kept checkpoint (every 6 of the
@@ -106,6 +123,16 @@ class PipelineTest(tf.test.TestCase):
         timeout=300, check=False)
     self.assertNotEqual(done.returncode, 0)
     self.assertIn("test_instances", done.stderr)
+
+  def test_unknown_recipe_fails_naming_the_flag_before_writing(self):
+    work = os.path.join(mesh_test_util.temp_dir(self), "run")
+    mesh_test_util.assert_tool_error(
+        self, mesh_test_util.run_script(
+            "tools/pipeline.py", "--embedding_recipe=no_such_recipe",
+            f"--work_dir={work}", timeout=300),
+        "pipeline.py",
+        r"--embedding_recipe: .*recipes\.json: no recipes \['no_such_recipe'\]")
+    self.assertFalse(os.path.exists(work))
 
 
 if __name__ == "__main__":
