@@ -4,6 +4,7 @@ small meshes, tiny datasets.
 Importing this module does not import TensorFlow (TF-free tests use it).
 """
 
+import glob
 import json
 import os
 import shutil
@@ -50,6 +51,20 @@ def assert_tool_error(test, result, tool, pattern):
   test.assertNotIn("Traceback", result.stderr)
   test.assertRegex(result.stderr.strip().splitlines()[-1],
                    f"^{tool}: error: " + pattern)
+
+
+def read_scalars(logdir):
+  """{tag: {step: value}} from the TensorBoard event files in `logdir`."""
+  import tensorflow as tf  # Only the tests that read event files need it.
+  out = {}
+  for path in glob.glob(os.path.join(logdir, "events.out.tfevents.*")):
+    for record in tf.data.TFRecordDataset(path):
+      event = tf.compat.v1.Event.FromString(record.numpy())
+      for value in event.summary.value:
+        number = tf.make_ndarray(value.tensor) if value.HasField(
+            "tensor") else value.simple_value
+        out.setdefault(value.tag, {})[event.step] = float(number)
+  return out
 
 
 def off_sample(name):

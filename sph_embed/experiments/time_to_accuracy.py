@@ -91,10 +91,17 @@ class Recipe:
     if self.schedule == "cosine":
       return {"lr_schedule": "cosine", "lr_values": list(self.lr_values),
               "lr_warmup_steps": int(self.warmup_fraction * steps)}
-    boundaries = sorted({b for b in (steps * 2 // 3, steps * 11 // 12)
-                         if b > 0})
-    return {"lr_schedule": "piecewise", "lr_boundaries": boundaries,
-            "lr_values": list(self.lr_values)[:len(boundaries) + 1]}
+    return {"lr_schedule": "piecewise",
+            **piecewise_flags(steps, self.lr_values)}
+
+
+def piecewise_flags(steps, lr_values=(1e-3, 2e-4, 4e-5)):
+  """lr_boundaries and lr_values of the main job's piecewise schedule for a
+  run of `steps` steps: drops at 2/3 and 11/12 of the run."""
+  boundaries = sorted({b for b in (steps * 2 // 3, steps * 11 // 12)
+                       if b > 0})
+  return {"lr_boundaries": boundaries,
+          "lr_values": list(lr_values)[:len(boundaries) + 1]}
 
 
 def read_recipes(path=RECIPES_FILE, names=None):

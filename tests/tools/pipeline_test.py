@@ -10,22 +10,12 @@ import sys
 
 import numpy as np
 import tensorflow as tf
-from tensorboard.backend.event_processing import event_accumulator
 
 from sph_embed.pose import embeddings_io
 from tests import mesh_test_util
 from tests.report import report_fixture
 
 _PIPELINE = os.path.join(mesh_test_util.REPO_ROOT, "tools", "pipeline.py")
-
-
-def _logged(log_dir, tag):
-  """{step: value} of a scalar the training loop wrote to TensorBoard."""
-  accumulator = event_accumulator.EventAccumulator(
-      log_dir, size_guidance={event_accumulator.TENSORS: 0})
-  accumulator.Reload()
-  return {event.step: float(tf.make_ndarray(event.tensor_proto))
-          for event in accumulator.Tensors(tag)}
 
 
 class PipelineTest(tf.test.TestCase):
@@ -81,8 +71,8 @@ class PipelineTest(tf.test.TestCase):
     # mid-run is between its peak and its floor (the paper's piecewise
     # schedule is still at its 1e-3 peak at step 25 of 50).
     self.assertEqual(spec["pose_loss"]["weight"], 0.01)
-    self.assertBetween(_logged(os.path.join(work, "embedding", "train"),
-                               "learning_rate")[25], 2e-4, 8e-4)
+    self.assertBetween(mesh_test_util.read_scalars(os.path.join(
+        work, "embedding", "train"))["learning_rate"][25], 2e-4, 8e-4)
     with open(os.path.join(work, "synthesis_module", "manifest.json")) as f:
       self.assertEqual(json.load(f)["embed"]["output"][1:], [32, 32, 8])
     # The error-vs-steps curve: one row per kept checkpoint (every 6 of the

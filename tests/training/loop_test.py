@@ -13,6 +13,7 @@ from absl.testing import parameterized
 from sph_embed.training import loop as train_loop
 from sph_embed.training import progress as progress_lib
 from sph_embed.training import schedules
+from tests import mesh_test_util
 from tests.training import tiny_regression
 
 
@@ -136,12 +137,12 @@ class TrainTest(_TempDirTestCase):
     indexes = glob.glob(os.path.join(model_dir, "checkpoints", "*.index"))
     self.assertCountEqual([os.path.basename(p) for p in indexes],
                           ["ckpt-5.index", "ckpt-6.index"])
-    scalars = _read_scalars(os.path.join(model_dir, "train"))
+    scalars = mesh_test_util.read_scalars(os.path.join(model_dir, "train"))
     self.assertCountEqual(scalars["loss"], [3, 6])
     self.assertCountEqual(scalars["abs_error"], [3, 6])
     self.assertIn("learning_rate", scalars)
     self.assertAllClose(scalars["learning_rate"][6], 0.01)
-    self.assertCountEqual(_read_scalars(os.path.join(model_dir,
+    self.assertCountEqual(mesh_test_util.read_scalars(os.path.join(model_dir,
                                                      "eval"))["score"],
                           [4, 6])
 
@@ -211,19 +212,6 @@ class LoopConfigTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(arguments["eval_every_steps"], 7)
     self.assertContainsSubset(
         arguments, inspect.signature(train_loop.train).parameters)
-
-
-def _read_scalars(logdir):
-  """{tag: {step: value}} from the event files in `logdir`."""
-  out = {}
-  for path in glob.glob(os.path.join(logdir, "events.out.tfevents.*")):
-    for record in tf.data.TFRecordDataset(path):
-      event = tf.compat.v1.Event.FromString(record.numpy())
-      for value in event.summary.value:
-        number = tf.make_ndarray(value.tensor) if value.HasField(
-            "tensor") else value.simple_value
-        out.setdefault(value.tag, {})[event.step] = float(number)
-  return out
 
 
 if __name__ == "__main__":
