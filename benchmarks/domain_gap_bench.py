@@ -7,7 +7,8 @@ as photo-like renders prepared so ("photo"; sph_embed/data/photo_render.py).
 Embeds each with a pose embedding module and prints the IB median error and
 acc@15 per category side by side (each instance's first view against its
 other views, as tools/correlate.py --protocol=ib); writes everything to
-<work_dir>/domain_gap.json.  Datasets and embeddings stay in --work_dir.
+<work_dir>/domain_gap_<module name>.json.  Datasets and embeddings stay in
+--work_dir.
 
   nice -n 19 python3 benchmarks/domain_gap_bench.py \
       --work_dir=/tmp/gap_synthetic --source=synthetic
@@ -28,7 +29,6 @@ dataset (tools/build_dataset.py --appearance=photo), export the module and
 rerun this with --module (BUILD_NOTES.md gives the commands).
 """
 
-import json
 import os
 import time
 
@@ -36,6 +36,7 @@ from absl import app
 from absl import flags
 
 from sph_embed.common import cli
+from sph_embed.common import files
 from sph_embed.data import dataset
 from sph_embed.data import sources
 from sph_embed.data import views
@@ -46,8 +47,8 @@ from sph_embed.pose import embeddings_io
 from sph_embed.report import correlate_embeddings
 
 _WORK_DIR = flags.DEFINE_string(
-    "work_dir", None, "Datasets, embeddings and domain_gap.json (a rerun"
-    " reuses the finished datasets).", required=True)
+    "work_dir", None, "Datasets, embeddings and domain_gap_<module>.json (a"
+    " rerun, or another --module, reuses the finished datasets).", required=True)
 _SOURCE = flags.DEFINE_enum("source", "synthetic", ["synthetic", "furniture"],
                             "Held-out meshes (see the module docstring).")
 _FURNITURE_LIST = flags.DEFINE_string(
@@ -150,9 +151,11 @@ def main(argv):
             "instances": len(instances), "views_per_instance": _VIEWS.value,
             "seed": _SEED.value, "protocol": "ib", "results": results,
             "date": time.strftime("%Y-%m-%d"), "host_cpus": os.cpu_count()}
-  path = os.path.join(_WORK_DIR.value, "domain_gap.json")
-  with open(path, "w", encoding="utf-8") as f:
-    json.dump(report, f, indent=1)
+  # One report per module, so that modules compared in one work dir (whose
+  # held-out views are built once) keep theirs.
+  module_name = os.path.basename(os.path.normpath(_MODULE.value))
+  path = os.path.join(_WORK_DIR.value, f"domain_gap_{module_name}.json")
+  files.write_json_atomic(path, report)
   print(f"wrote {path}")
   return 0
 

@@ -94,6 +94,10 @@ _POSE_LOSS_TEMPERATURE = flags.DEFINE_float(
 _POSE_LOSS_EXCLUSION = flags.DEFINE_float(
     "pose_loss_exclusion_degrees", pose_loss.PoseLossConfig.exclusion_degrees,
     "Pose loss: grid rotations this close to the truth are left out.")
+_POSE_LOSS_HALF_TURNS = flags.DEFINE_integer(
+    "pose_loss_half_turns", pose_loss.PoseLossConfig.half_turns,
+    "Pose loss: half-turns about evenly spread axes added to the grid, so"
+    " that a front-for-back prediction is always on it.")
 _EVAL_EXAMPLES = training_flags.define_eval_examples_flag()
 
 
@@ -117,7 +121,8 @@ def embedding_training_from_flags():
           weight=_POSE_LOSS_WEIGHT.value,
           grid_rotations=_POSE_LOSS_GRID.value,
           temperature=_POSE_LOSS_TEMPERATURE.value,
-          exclusion_degrees=_POSE_LOSS_EXCLUSION.value))
+          exclusion_degrees=_POSE_LOSS_EXCLUSION.value,
+          half_turns=_POSE_LOSS_HALF_TURNS.value))
   return training_flags.validated(settings)
 
 

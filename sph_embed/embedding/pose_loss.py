@@ -16,7 +16,11 @@ teacher's map of another view Q of the object gives the same term on the
 grid rotated by Q, the teacher being equivariant).  Grid rotations within
 `exclusion_degrees` of the identity are left out, so the term does not ask
 the maps to tell the truth from its near neighbours, only from rotations
-far from it.
+far from it.  `half_turns` adds 180-degree rotations about evenly spread
+axes: an object seen front for back (or upside down) is the prediction
+turned half-way round about one of the object's axes, which in a random
+pose can be any axis, and the nearest of 512 random rotations is ~20
+degrees from that half-turn.
 
 In the harmonic domain (real 4pi-normalised harmonics, `sht_tf`), with D the
 real Wigner matrices of `so3.wigner_blocks`,
@@ -52,6 +56,7 @@ class PoseLossConfig:
   grid_rotations: int = 512  # Haar-random rotations besides the identity.
   temperature: float = 0.05  # Of the normalised correlation in [-1, 1].
   exclusion_degrees: float = 30.0  # Grid rotations this near the truth out.
+  half_turns: int = 0  # 180-degree rotations about spread axes, added.
 
   def validate(self):
     """Returns self; ValueError starting with the bad field's name."""
@@ -66,24 +71,49 @@ class PoseLossConfig:
     if not 0 <= self.exclusion_degrees < 180:
       raise ValueError(f"pose_loss_exclusion_degrees must be in [0, 180),"
                        f" got {self.exclusion_degrees}")
+    if self.half_turns < 0:
+      raise ValueError(f"pose_loss_half_turns must be >= 0, got"
+                       f" {self.half_turns}")
     return self
+
+  def spec(self):
+    """The settings as a run spec records them (without `half_turns` when
+    0, so that runs from before the field resume)."""
+    fields = dataclasses.asdict(self)
+    if not self.half_turns:
+      del fields["half_turns"]
+    return fields
+
+
+def half_turn_axes(count):
+  """[count, 3] unit axes spread evenly over the upper hemisphere (z >= 0;
+  an axis and its opposite give the same half-turn): a Fibonacci lattice,
+  which scipy does not provide."""
+  index = np.arange(count) + 0.5
+  z = 1.0 - index / count
+  azimuth = np.pi * (3.0 - np.sqrt(5.0)) * index
+  radius = np.sqrt(1.0 - z**2)
+  return np.stack([radius * np.cos(azimuth), radius * np.sin(azimuth), z], 1)
 
 
 @functools.lru_cache(maxsize=None)
-def rotation_grid(count, exclusion_degrees, seed=0):
-  """[1 + K, 3, 3]: the identity, then those of `count` fixed Haar-random
-  rotations farther than `exclusion_degrees` from it."""
+def rotation_grid(count, exclusion_degrees, half_turns=0, seed=0):
+  """[1 + K + half_turns, 3, 3]: the identity, then those of `count` fixed
+  Haar-random rotations farther than `exclusion_degrees` from it, then
+  `half_turns` half-turns about `half_turn_axes`."""
   others = Rotation.random(count, random_state=seed).as_matrix()
   far = rotations_lib.geodesic_degrees(others, np.eye(3)) > exclusion_degrees
-  grid = np.concatenate([np.eye(3)[None], others[far]])
+  turns = Rotation.from_rotvec(np.pi * half_turn_axes(half_turns)).as_matrix()
+  grid = np.concatenate([np.eye(3)[None], others[far],
+                         turns.reshape(-1, 3, 3)])
   grid.flags.writeable = False
   return grid
 
 
 @functools.lru_cache(maxsize=None)
-def _grid_wigner(count, exclusion_degrees, lmax):
-  """[S, 1 + K] float32: the grid's Wigner matrices D^l(R), flat."""
-  grid = rotation_grid(count, exclusion_degrees)
+def _grid_wigner(count, exclusion_degrees, half_turns, lmax):
+  """[S, G] float32: the grid's Wigner matrices D^l(R), flat."""
+  grid = rotation_grid(count, exclusion_degrees, half_turns)
   blocks = so3.wigner_blocks(grid, lmax)
   flat = np.concatenate([b.reshape(len(grid), -1) for b in blocks], axis=1)
   return flat.T.astype(np.float32)
@@ -110,7 +140,8 @@ def correlation_on_grid(predictions, targets, config):
   lmax = sht_numpy.max_degree(n)
   cross, t, p = _cross_products(targets, predictions, lmax)
   wigner = tf.constant(_grid_wigner(config.grid_rotations,
-                                    config.exclusion_degrees, lmax))
+                                    config.exclusion_degrees,
+                                    config.half_turns, lmax))
   norms = (tf.norm(tf.reshape(t, (tf.shape(t)[0], -1)), axis=1) *
            tf.norm(tf.reshape(p, (tf.shape(p)[0], -1)), axis=1))
   return tf.matmul(cross, wigner) / (norms[:, None] + 1e-12)
@@ -135,7 +166,8 @@ def correlation_on_grid_numpy(predictions, targets, config, fine_size=32):
   lmax = sht_numpy.max_degree(predictions.shape[1])
   directions = dh_grid.directions(fine_size)                    # [f, f, 3]
   weights = dh_grid.area_weights(fine_size)[:, :, None]
-  grid = rotation_grid(config.grid_rotations, config.exclusion_degrees)
+  grid = rotation_grid(config.grid_rotations, config.exclusion_degrees,
+                       config.half_turns)
   harmonics = [so3.real_harmonics(directions @ rotation, lmax)  # R^T x
                for rotation in grid]
   out = np.empty((len(predictions), len(grid)))

@@ -198,7 +198,7 @@ def model_spec(settings, data_dir, metadata, target_shapes):
       "huber_delta": settings.huber_delta,
   }
   if settings.pose_loss.weight:
-    spec["pose_loss"] = dataclasses.asdict(settings.pose_loss)
+    spec["pose_loss"] = settings.pose_loss.spec()
   if len(keys) > 1:
     spec["heads"] = [[key, target_shapes[key][0], target_shapes[key][2]]
                      for key in keys]

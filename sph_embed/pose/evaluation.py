@@ -23,6 +23,7 @@ import collections
 import dataclasses
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from sph_embed.sphere import rotations as rotations_lib
 
@@ -91,6 +92,30 @@ def true_relative_rotations(rotations, pairs):
   rotations = np.asarray(rotations, dtype=np.float64)
   return rotations_lib.relative_rotation(rotations[pairs[:, 0]],
                                          rotations[pairs[:, 1]])
+
+
+def error_axes_in_object_frame(estimated, truth, second_rotations):
+  """[P, 3] unit axis of each pair's error in the object's canonical frame.
+
+  If either view's embedding shows the object turned by H in its own frame
+  (a front-for-back car: H a half-turn about up), the correlation returns
+  R_est = R2 H R1^T for either view, so R2^T (R_est R_rel^T) R2 = H: its
+  axis is the shape's near-symmetry the pair fell for.  Signs are fixed so
+  that each axis's largest component is positive.
+
+  Args:
+    estimated, truth: [P, 3, 3] estimated and true R_rel = R2 R1^T.
+    second_rotations: [P, 3, 3] the second view's pose R2.
+  """
+  second = np.asarray(second_rotations, np.float64)
+  error = np.asarray(estimated, np.float64) @ np.swapaxes(
+      np.asarray(truth, np.float64), 1, 2)
+  in_object = np.swapaxes(second, 1, 2) @ error @ second
+  axes = Rotation.from_matrix(in_object).as_rotvec()
+  axes /= np.maximum(np.linalg.norm(axes, axis=1, keepdims=True), 1e-12)
+  largest = np.take_along_axis(
+      axes, np.abs(axes).argmax(axis=1)[:, None], axis=1)
+  return axes * np.where(largest < 0, -1.0, 1.0)
 
 
 def pose_errors(estimated, truth, categories=None, symmetric_categories=()):

@@ -1,7 +1,10 @@
 """Tests for the pose-aware loss term against a NumPy reference and known
 rotations."""
 
+import dataclasses
+
 import numpy as np
+from scipy.spatial.transform import Rotation
 import tensorflow as tf
 from absl.testing import parameterized
 
@@ -31,6 +34,21 @@ class PoseLossTest(tf.test.TestCase, parameterized.TestCase):
     self.assertGreater(
         rotations.geodesic_degrees(grid[1:], np.eye(3)).min(), 30.0)
     self.assertLess(len(grid), 201)  # Some of the 200 were near it.
+
+  def test_half_turns_are_spread_over_every_axis(self):
+    grid = pose_loss.rotation_grid(12, 30.0, half_turns=256)
+    turns = grid[-256:]
+    self.assertAllClose(rotations.geodesic_degrees(turns, np.eye(3)),
+                        np.full(256, 180.0), atol=1e-4)
+    # Any half-turn (a random axis) is within 14 degrees of one of them
+    # (twice the angle between the axes; 256 random axes leave gaps of 21).
+    axes = np.random.default_rng(0).normal(size=(500, 3))
+    wanted = Rotation.from_rotvec(
+        np.pi * axes / np.linalg.norm(axes, axis=1, keepdims=True))
+    nearest = [rotations.geodesic_degrees(turns, w).min()
+               for w in wanted.as_matrix()]
+    self.assertLess(max(nearest), 14.0)
+    self.assertEqual(len(pose_loss.rotation_grid(12, 30.0)), len(grid) - 256)
 
   def test_correlation_matches_the_numpy_reference(self):
     rng = np.random.default_rng(1)
@@ -90,7 +108,31 @@ class PoseLossTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllClose(plain, huber)
     self.assertNotIn("pose_cross_entropy", plain_metrics)
 
+  def test_half_turns_make_a_front_for_back_prediction_cost_more(self):
+    """A prediction turned half-way round about an axis off both lattices
+    costs more once the grid holds the half-turns."""
+    target = _smooth_maps(1, seed=5)
+    axis = np.array([0.3, 0.8, -0.52]) / np.linalg.norm([0.3, 0.8, -0.52])
+    turned = sht_numpy.rotate_maps(
+        target, Rotation.from_rotvec(np.pi * axis).as_matrix()[None],
+        channels_last=True).astype(np.float32)
+    with_turns = dataclasses.replace(_SMALL, half_turns=64)
+    self.assertGreater(
+        float(pose_loss.pose_cross_entropy(turned, target, with_turns)[0]),
+        float(pose_loss.pose_cross_entropy(turned, target, _SMALL)[0]) + 1.0)
+    self.assertAllClose(
+        pose_loss.correlation_on_grid(turned, target, with_turns),
+        pose_loss.correlation_on_grid_numpy(turned, target, with_turns),
+        atol=2e-3)
+
+  def test_run_spec_records_half_turns_only_when_on(self):
+    # Runs from before the field have no "half_turns" in their spec.
+    self.assertNotIn("half_turns", _SMALL.spec())
+    self.assertEqual(
+        dataclasses.replace(_SMALL, half_turns=8).spec()["half_turns"], 8)
+
   @parameterized.parameters(
+      (dict(half_turns=-1), "pose_loss_half_turns"),
       (dict(weight=-1.0), "pose_loss_weight"),
       (dict(grid_rotations=0), "pose_loss_grid_rotations"),
       (dict(temperature=0.0), "pose_loss_temperature"),

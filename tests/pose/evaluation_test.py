@@ -1,10 +1,12 @@
-"""Tests for sph_embed.pose.evaluation: symmetric scoring per category.
+"""Tests for sph_embed.pose.evaluation: symmetric scoring per category, the
+error's axis in the object frame.
 
 Runs without TensorFlow.
 """
 
 import numpy as np
 from absl.testing import absltest
+from scipy.spatial.transform import Rotation
 
 from sph_embed.pose import evaluation as pose_evaluation
 from sph_embed.sphere import rotations as rotations_lib
@@ -73,6 +75,29 @@ class SymmetricScoringTest(absltest.TestCase):
     self.assertEqual({r.symmetric for r in rows}, {"no"})
     self.assertNotIn("min(err, 180 - err)",
                      pose_evaluation.format_table(rows))
+
+
+
+class ErrorAxesTest(absltest.TestCase):
+
+  def test_an_object_seen_turned_in_its_own_frame_gives_that_axis(self):
+    first = Rotation.random(4, random_state=1).as_matrix()
+    second = Rotation.random(4, random_state=2).as_matrix()
+    axes = np.array([[0, 0, 1], [1, 0, 0], [0.6, 0, 0.8], [0, 0.8, -0.6]])
+    angles = np.array([180.0, 180.0, 180.0, 120.0])
+    turns = Rotation.from_rotvec(
+        np.radians(angles)[:, None] * axes).as_matrix()
+    truth = second @ np.swapaxes(first, 1, 2)
+    estimated = second @ turns @ np.swapaxes(first, 1, 2)
+    found = pose_evaluation.error_axes_in_object_frame(estimated, truth,
+                                                       second)
+    expected = axes * np.where(axes[np.arange(4), np.abs(axes).argmax(1)]
+                               < 0, -1, 1)[:, None]
+    np.testing.assert_allclose(found, expected, atol=1e-6)
+    # The axis seen in the world frame is another one.
+    world = pose_evaluation.error_axes_in_object_frame(
+        estimated, truth, np.broadcast_to(np.eye(3), (4, 3, 3)))
+    self.assertGreater(np.abs(world - expected).max(), 0.1)
 
 
 if __name__ == "__main__":
