@@ -12,6 +12,8 @@ turned about its diagonal).
       --embeddings=runs/pipeline/embeddings_test.npz
 """
 
+import os
+
 from absl import app
 from absl import flags
 import numpy as np
@@ -35,6 +37,9 @@ _NEAR = np.cos(np.radians(25.0))  # |axis . e| above this: near e.
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if not pose_csvs.CSV_PATTERN.fullmatch(os.path.basename(_CSV.value)):
+    raise app.UsageError(f"--csv: {_CSV.value}: not named as"
+                         " tools/correlate.py's pose_<protocol>_<mode>.csv")
   results = pose_csvs.read_pose_csv(_CSV.value)
   poses = embeddings_io.load_embeddings(_EMBEDDINGS.value)["rotations"]
   if results.pairs.max() >= len(poses):
