@@ -109,7 +109,7 @@ class PoseLossTest(tf.test.TestCase, parameterized.TestCase):
     self.assertNotIn("pose_cross_entropy", plain_metrics)
 
   def test_half_turns_make_a_front_for_back_prediction_cost_more(self):
-    """A prediction turned half-way round about an axis off both lattices
+    """A prediction turned half-way round about an axis off the lattice
     costs more once the grid holds the half-turns."""
     target = _smooth_maps(1, seed=5)
     axis = np.array([0.3, 0.8, -0.52]) / np.linalg.norm([0.3, 0.8, -0.52])
