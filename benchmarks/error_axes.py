@@ -12,8 +12,6 @@ turned about its diagonal).
       --embeddings=runs/pipeline/embeddings_test.npz
 """
 
-import os
-
 from absl import app
 from absl import flags
 import numpy as np
@@ -37,9 +35,6 @@ _NEAR = np.cos(np.radians(25.0))  # |axis . e| above this: near e.
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  if not pose_csvs.CSV_PATTERN.fullmatch(os.path.basename(_CSV.value)):
-    raise app.UsageError(f"--csv: {_CSV.value}: not named as"
-                         " tools/correlate.py's pose_<protocol>_<mode>.csv")
   results = pose_csvs.read_pose_csv(_CSV.value)
   poses = embeddings_io.load_embeddings(_EMBEDDINGS.value)["rotations"]
   if results.pairs.max() >= len(poses):
@@ -51,19 +46,18 @@ def main(argv):
       results.estimated[wrong], results.truth[wrong],
       poses[results.pairs[wrong, 1]]))
   near = axes > _NEAR
-  categories = results.categories[wrong]
   print(f"{_CSV.value}: pairs off by more than {_MIN_ERROR.value:g} deg,"
         " by the axis of their error in the object frame")
   print(f"{'category':<10}{'wrong':>12}{'z (up)':>8}{'x':>6}{'y':>6}"
         f"{'other':>7}")
-  for category in list(dict.fromkeys(results.categories)) + ["overall"]:
-    rows = (np.ones(len(categories), bool) if category == "overall"
-            else categories == category)
-    total = (len(results.errors) if category == "overall"
-             else int(np.sum(results.categories == category)))
+  groups = [(c, results.categories == c)
+            for c in dict.fromkeys(results.categories)]
+  groups.append(("overall", np.ones(len(results.errors), bool)))
+  for name, members in groups:
+    rows = members[wrong]
     counts = near[rows].sum(axis=0)
     other = int(rows.sum() - near[rows].any(axis=1).sum())
-    print(f"{category:<10}{f'{rows.sum()} / {total}':>12}{counts[2]:>8}"
+    print(f"{name:<10}{f'{rows.sum()} / {members.sum()}':>12}{counts[2]:>8}"
           f"{counts[0]:>6}{counts[1]:>6}{other:>7}")
   return 0
 

@@ -108,8 +108,7 @@ def error_axes_in_object_frame(estimated, truth, second_rotations):
     second_rotations: [P, 3, 3] the second view's pose R2.
   """
   second = np.asarray(second_rotations, np.float64)
-  error = np.asarray(estimated, np.float64) @ np.swapaxes(
-      np.asarray(truth, np.float64), 1, 2)
+  error = rotations_lib.relative_rotation(truth, estimated)  # R_est R_rel^T
   in_object = np.swapaxes(second, 1, 2) @ error @ second
   axes = Rotation.from_matrix(in_object).as_rotvec()
   axes /= np.maximum(np.linalg.norm(axes, axis=1, keepdims=True), 1e-12)

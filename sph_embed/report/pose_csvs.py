@@ -97,10 +97,13 @@ def read_pose_csv(path, default_dof=3):
   run's dataset).
 
   Raises:
-    ReportError naming the file: a missing column, no rows, or a value that
-    is not a finite number.
+    ReportError naming the file: a name that is not a pose CSV's, a missing
+    column, no rows, or a value that is not a finite number.
   """
   match = CSV_PATTERN.fullmatch(os.path.basename(path))
+  if match is None:
+    raise ReportError(f"{path}: not named pose_<protocol>_<mode>[_2dof].csv"
+                      " as tools/correlate.py's CSVs are")
   with open(path, newline="", encoding="utf-8") as f:
     reader = csv.DictReader(f)
     missing = [c for c in correlate_embeddings.CSV_FIELDS

@@ -162,6 +162,7 @@ class TablesTest(tf.test.TestCase):
         "pose_cb_image.csv": (lines[:1], "no rows"),
         "pose_ib_mesh.csv": (lines[:2] + [re.sub(
             r"^(([^,]*,){5})[^,]*", r"\1nan", lines[2])], "row 3"),
+        "pairs.csv": (lines, "not named pose_"),
     }
     for name, (content, message) in cases.items():
       path = mesh_test_util.write_file(work, name, "\n".join(content) + "\n")
