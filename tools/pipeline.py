@@ -94,15 +94,18 @@ _EMBEDDING_STEPS = flags.DEFINE_integer(
     " cores; the shipped modules had 24,000: BUILD_NOTES.md, \"The main"
     " job in 90 minutes\").", lower_bound=1)
 _EMBEDDING_RECIPE = flags.DEFINE_string(
-    "embedding_recipe", "two_heads_cosine_1e3_loss",
+    "embedding_recipe", "two_heads_cosine_1e3_halfturns_w01",
     "How the embedding network trains: a recipe of"
     " sph_embed/experiments/recipes.json (its learning-rate schedule,"
     " fitted to --embedding_steps, and its loss; the heads follow"
     " --synthesis).  The default was chosen on a validation split"
-    " (BUILD_NOTES.md, \"Time to accuracy\"): warm-up then cosine from"
-    " lr 1e-3, with the pose-aware loss.  'today' is the paper's schedule"
-    " (lr 1e-3 dropping at 2/3 and 11/12 of the run, no pose-aware loss),"
-    " which made the main job's numbers before 2026-12-07.")
+    " (BUILD_NOTES.md, \"Time to accuracy\", round 5): warm-up then cosine"
+    " from lr 1e-3, with the pose-aware loss at weight 0.1 on a grid that"
+    " holds 256 half-turns.  'two_heads_cosine_1e3_loss' (weight 0.01, no"
+    " half-turns) was the default of stop 33; 'today' is the paper's"
+    " schedule (lr 1e-3 dropping at 2/3 and 11/12 of the run, no"
+    " pose-aware loss), which made the main job's numbers before"
+    " 2026-12-07.")
 # Checkpoints of the embedding network kept for tools/pose_curve.py.
 _CURVE_POINTS = 8
 _PRESET = flags.DEFINE_enum("preset", "cpu", ["cpu", "paper"],

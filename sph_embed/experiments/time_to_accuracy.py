@@ -225,6 +225,15 @@ def checkpoint_minutes(model_dir, start_time, step):
   return (os.path.getmtime(index) - start_time) / 60.0
 
 
+def scored_split(data_dir):
+  """What the dataset's test split holds, for titles: "validation" when it
+  was carved from the training instances (--validation_instances), else
+  "test"."""
+  from sph_embed.data import input_pipeline  # TensorFlow.
+  source = input_pipeline.read_metadata(data_dir).get("source", {})
+  return "validation" if source.get("validation_instances") else "test"
+
+
 def score(recipe, model_dir, start_time, data_dir):
   """Rows {recipe, step, minutes, pairs, median_deg, acc15, acc30}, one
   per kept checkpoint, on the dataset's held-out split."""
@@ -283,8 +292,8 @@ def run(recipes, data_dir, hub_module, work_dir, budget_minutes, points=8,
   recipe_curves.write_csv(os.path.join(work_dir, recipe_curves.CSV_NAME),
                           rows)
   figures.time_to_accuracy_figure(
-      rows, f"held-out median error vs minutes of training"
-      f" ({budget_minutes:g} min each)",
+      rows, f"{scored_split(data_dir)} split: median error vs minutes of"
+      f" training ({budget_minutes:g} min each)",
       os.path.join(work_dir, "time_to_accuracy.png"))
   with files.atomic_write(os.path.join(work_dir, "time_to_accuracy.md")) as f:
     f.write(markdown_table(rows, recipes, budget_minutes))

@@ -3,10 +3,12 @@ time_to_accuracy and benchmarks/time_to_accuracy.py) on tiny runs."""
 
 import json
 import os
+import tempfile
 
 import tensorflow as tf
 from absl.testing import parameterized
 
+from sph_embed.data import example_schema
 from sph_embed.experiments import time_to_accuracy
 from sph_embed.report import pose_curve
 from sph_embed.report import recipe_curves
@@ -61,6 +63,18 @@ class RecipeTest(tf.test.TestCase, parameterized.TestCase):
             for m, s in ((1.0, 10), (2.0, 20), (3.5, 30))]
     self.assertEqual(time_to_accuracy.at_budget(rows, 3.0)["a"]["step"], 20)
     self.assertEqual(time_to_accuracy.at_budget(rows, 0.5)["a"]["step"], 10)
+
+  @parameterized.parameters(({"validation_instances": 10}, "validation"),
+                            ({"validation_instances": 0}, "test"), ({}, "test"))
+  def test_the_scored_split_is_named_by_how_it_was_built(self, source, name):
+    data_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    with open(os.path.join(data_dir, example_schema.METADATA_FILE), "w",
+              encoding="utf-8") as f:
+      json.dump({"format_version": example_schema.FORMAT_VERSION,
+                 "categories": ["car"], "splits": {}, "image_size": 64,
+                 "sphere_size": 64, "source": dict(source, kind="synthetic")},
+                f)
+    self.assertEqual(time_to_accuracy.scored_split(data_dir), name)
 
 
 class HarnessTest(training_test.TinyRunTestCase):

@@ -67,10 +67,12 @@ class PipelineTest(tf.test.TestCase):
       spec = json.load(f)
     self.assertEqual([head[0] for head in spec["heads"]],
                      ["pose", "synthesis"])
-    # The default recipe: the pose-aware loss, and a cosine whose rate at
-    # mid-run is between its peak and its floor (the paper's piecewise
-    # schedule is still at its 1e-3 peak at step 25 of 50).
-    self.assertEqual(spec["pose_loss"]["weight"], 0.01)
+    # The default recipe: the pose-aware loss with half-turns on its grid,
+    # and a cosine whose rate at mid-run is between its peak and its floor
+    # (the paper's piecewise schedule is still at its 1e-3 peak at step 25
+    # of 50).
+    self.assertEqual(spec["pose_loss"]["weight"], 0.1)
+    self.assertEqual(spec["pose_loss"]["half_turns"], 256)
     self.assertBetween(mesh_test_util.read_scalars(os.path.join(
         work, "embedding", "train"))["learning_rate"][25], 2e-4, 8e-4)
     with open(os.path.join(work, "synthesis_module", "manifest.json")) as f:
