@@ -18,6 +18,8 @@ Rerunning resumes: calibrations and finished runs are reused.  Nothing else
 should run on the machine meanwhile (the budget is wall-clock time).
 """
 
+import os
+
 from absl import app
 from absl import flags
 
@@ -54,10 +56,12 @@ def main(argv):
                                             _RECIPES.value)
   except ValueError as e:
     raise app.UsageError(f"--recipes_file / --recipes: {e}") from None
-  rows = time_to_accuracy.run(recipes, _DATA_DIR.value, _HUB_MODULE.value,
-                              _WORK_DIR.value, _BUDGET.value, _POINTS.value,
-                              _CALIBRATION_STEPS.value)
-  print(time_to_accuracy.markdown_table(rows, recipes, _BUDGET.value))
+  time_to_accuracy.run(recipes, _DATA_DIR.value, _HUB_MODULE.value,
+                       _WORK_DIR.value, _BUDGET.value, _POINTS.value,
+                       _CALIBRATION_STEPS.value)
+  with open(os.path.join(_WORK_DIR.value, "time_to_accuracy.md"),
+            encoding="utf-8") as f:
+    print(f.read())
 
 
 if __name__ == "__main__":

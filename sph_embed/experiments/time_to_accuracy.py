@@ -254,11 +254,12 @@ def at_budget(rows, budget_minutes):
   return best
 
 
-def markdown_table(rows, recipes, budget_minutes):
-  """Each recipe at the budget, and its best checkpoint, as Markdown."""
+def markdown_table(rows, recipes, budget_minutes, split):
+  """Each recipe at the budget, and its best checkpoint, as Markdown; the
+  median's column names the `split` scored."""
   final = at_budget(rows, budget_minutes)
-  lines = ["| recipe | what | steps | minutes | median (deg) | acc@15 (%) |"
-           " acc@30 (%) | best median (deg) |",
+  lines = [f"| recipe | what | steps | minutes | {split} median (deg) |"
+           " acc@15 (%) | acc@30 (%) | best median (deg) |",
            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
   for recipe in recipes:
     own = [r for r in rows if r["recipe"] == recipe.name]
@@ -291,12 +292,13 @@ def run(recipes, data_dir, hub_module, work_dir, budget_minutes, points=8,
     rows += score(recipe, *runs[recipe.name], data_dir)
   recipe_curves.write_csv(os.path.join(work_dir, recipe_curves.CSV_NAME),
                           rows)
+  split = scored_split(data_dir)
   figures.time_to_accuracy_figure(
-      rows, f"{scored_split(data_dir)} split: median error vs minutes of"
-      f" training ({budget_minutes:g} min each)",
+      rows, f"{split} split: median error vs minutes of training"
+      f" ({budget_minutes:g} min each)",
       os.path.join(work_dir, "time_to_accuracy.png"))
   with files.atomic_write(os.path.join(work_dir, "time_to_accuracy.md")) as f:
-    f.write(markdown_table(rows, recipes, budget_minutes))
+    f.write(markdown_table(rows, recipes, budget_minutes, split))
   with files.atomic_write(os.path.join(work_dir, "recipes.json")) as f:
     json.dump({"recipes": [dataclasses.asdict(r) for r in recipes]}, f,
               indent=1)

@@ -112,6 +112,7 @@ class HarnessTest(training_test.TinyRunTestCase):
     with open(os.path.join(work_dir, "time_to_accuracy.png"), "rb") as f:
       self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
     self.assertIn("| pose_loss | tiny, pose loss |", result.stdout)
+    self.assertIn("| test median (deg) |", result.stdout)
     # A rerun reuses the calibrations and the finished runs.
     again = run_harness()
     self.assertEqual(again.returncode, 0, again.stderr[-3000:])
