@@ -132,8 +132,9 @@ def _cross_products(targets, predictions, lmax):
 
 
 def correlation_on_grid(predictions, targets, config):
-  """[B, 1 + K] normalised correlation of each prediction, rotated by each
-  grid rotation, with its target (column 0: the identity)."""
+  """[B, G] normalised correlation of each prediction, rotated by each of
+  the G rotations of `rotation_grid`, with its target (column 0: the
+  identity)."""
   predictions = tf.convert_to_tensor(predictions, tf.float32)
   targets = tf.cast(targets, tf.float32)
   n, _ = sht_tf.validate_spherical_input(predictions.shape, "pose loss")
