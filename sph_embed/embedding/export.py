@@ -72,6 +72,13 @@ def export_embedding(model, export_dir, facts):
   return module_export.write_module(root, export_dir, full_manifest)
 
 
+def _pose_loss_flags(spec):
+  """The --pose_loss_* flags of a run whose spec records the term (each
+  flag is the field's name after "pose_loss_")."""
+  return [f"--pose_loss_{field}={value}"
+          for field, value in spec.get("pose_loss", {}).items()]
+
+
 def training_run(model_dir, spec, steps):
   """An embedding network's run (tools/train_embedding.py) as a manifest
   records it, with its training command."""
@@ -82,7 +89,7 @@ def training_run(model_dir, spec, steps):
              "--output_key=" + ",".join(
                  key for key, _, _ in embedding_training.spec_heads(spec)),
              *module_export.width_flags(config, embedding_model.PRESETS),
-             f"--max_steps={steps}"]
+             *_pose_loss_flags(spec), f"--max_steps={steps}"]
   return module_export.run_summary(model_dir, spec, steps, command)
 
 

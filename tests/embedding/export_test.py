@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from sph_embed.data import input_pipeline
 from sph_embed.embedding import export as embedding_export
+from sph_embed.embedding import pose_loss
 from sph_embed.embedding import training as embedding_training
 from sph_embed.teacher import export as teacher_export
 from sph_embed.training import export as module_export
@@ -89,6 +90,20 @@ class PoseEmbeddingExportTest(tf.test.TestCase):
     self.assertEqual(manifest["description"], "mine")
     self.assertEqual(manifest["export_command"],
                      "python3 tools/export_model.py ...")
+
+  def test_rebuilt_command_keeps_the_pose_loss_term(self):
+    spec = embedding_training.read_model_spec(self.paths.embedding_dir)
+    command = embedding_export.training_run(
+        self.paths.embedding_dir, spec, 3)["command"]
+    self.assertNotIn("--pose_loss", command)
+    spec["pose_loss"] = pose_loss.PoseLossConfig(weight=0.1,
+                                                 half_turns=256).spec()
+    command = embedding_export.training_run(
+        self.paths.embedding_dir, spec, 3)["command"]
+    self.assertIn(
+        "--pose_loss_weight=0.1 --pose_loss_grid_rotations=512"
+        " --pose_loss_temperature=0.05 --pose_loss_exclusion_degrees=30.0"
+        " --pose_loss_half_turns=256 --max_steps=3", command)
 
   def test_load_embedder_from_a_run_or_a_module(self):
     network, spec = embedding_export.load_embedder(
