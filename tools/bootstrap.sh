@@ -53,8 +53,10 @@ case "$action" in
     # because set -e propagates any non-zero exit.  Two processes, a test
     # file each at a time (its classes share their set-up): many tests wait
     # on tool subprocesses starting TensorFlow on one core (BUILD_NOTES.md,
-    # "Build and pinned versions").
-    exec python3 -m pytest -q -rs -n 2 --dist loadfile tests "$@"
+    # "Build and pinned versions").  Files in collection order, where
+    # tests/conftest.py puts the long ones first.
+    exec python3 -m pytest -q -rs -n 2 --dist loadfile --no-loadscope-reorder \
+      tests "$@"
     ;;
   pipeline)
     exec python3 tools/pipeline.py "$@"

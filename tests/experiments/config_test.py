@@ -137,7 +137,7 @@ class OverridesTest(tf.test.TestCase):
       config_lib.load(os.path.join(directory, "absent.json"))
 
 
-class PlanTest(tf.test.TestCase):
+class PlanTest(parameterized.TestCase, tf.test.TestCase):
 
   def test_stages_in_order(self):
     names = _stage_names(config_lib.load("modelnet40_3dof"))
@@ -166,6 +166,26 @@ class PlanTest(tf.test.TestCase):
     self.assertNotIn("teacher", names)
     self.assertIn("--hub_module=/m", _command(shapenet, "embedding",
                                               hub_module="/m"))
+
+  @parameterized.parameters("modelnet40", "shapenet")
+  def test_2dof_experiment_is_the_3dof_one_on_upright_views(self, source):
+    # So the 3DOF runs of tests/tools/reproduce_test.py also cover the 2DOF
+    # experiments' stages, which differ only in the dataset's --dof.
+    three_dof = runner.plan(
+        config_lib.load(f"{source}_3dof", ["synthesis=null"]),
+        runner.Inputs(work_dir="/tmp/w", data="/d", hub_module="/m"))
+    two_dof = runner.plan(
+        config_lib.load(f"{source}_2dof"),
+        runner.Inputs(work_dir="/tmp/w", data="/d", hub_module="/m"))
+    self.assertEqual([name for name, _, _ in two_dof],
+                     [name for name, _, _ in three_dof])
+    for (name, upright, _), (_, free, _) in zip(two_dof, three_dof):
+      if name == "dataset":
+        self.assertIn("--dof=2", upright)
+        self.assertIn("--dof=3", free)
+        upright = [arg for arg in upright if arg != "--dof=2"]
+        free = [arg for arg in free if arg != "--dof=3"]
+      self.assertEqual(upright, free, msg=name)
 
   def test_shipped_teacher_path_is_the_repository_one(self):
     command = _command(config_lib.load("furniture_3dof"), "embedding")

@@ -15,6 +15,9 @@ from sph_embed.pose import embeddings_io
 from tests import mesh_test_util
 from tests.report import report_fixture
 
+# Minutes of tool subprocesses: scheduled first (tests/conftest.py).
+RUNS_LONG = True
+
 _PIPELINE = os.path.join(mesh_test_util.REPO_ROOT, "tools", "pipeline.py")
 
 

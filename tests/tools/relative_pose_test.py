@@ -25,6 +25,9 @@ from sph_embed.sphere import rotations as rotations_lib
 from tests import mesh_test_util
 from tests.baselines import image2sphere_export_test
 
+# Minutes of tool subprocesses: scheduled first (tests/conftest.py).
+RUNS_LONG = True
+
 # ZYZ Euler angles (degrees) of the two pictures' poses.
 POSES = {"car_a": (-72.6, 51.9, -73.3), "car_b": (-94.5, 69.2, -53.6)}
 _STRIP_SIZE = (3 * (2 * 64 + 2) - 2, 2 * 64)   # [a | synthesized | b], zoom 2.

@@ -9,6 +9,9 @@ import tensorflow as tf
 from tests import mesh_test_util
 from tests.synthesis import export_test
 
+# Minutes of tool subprocesses: scheduled first (tests/conftest.py).
+RUNS_LONG = True
+
 
 def _run_tool(*args):
   return mesh_test_util.run_script("tools/synthesize.py", *args)

@@ -34,6 +34,9 @@ from tests import mesh_test_util
 from tests.embedding import training_test
 from tests.training import multi_worker_test
 
+# Minutes of tool subprocesses: scheduled first (tests/conftest.py).
+RUNS_LONG = True
+
 _STEPS = 12
 _TIMEOUT = 360  # Seconds for a run of the pair: a hang fails the test.
 _GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
