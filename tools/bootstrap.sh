@@ -35,9 +35,11 @@ pyshtools, trimesh, embreex, pyrender, tensorflow_graphics, xdist" \
   fi
   # The tools' subprocesses import sph_embed from the installed location:
   # make it this checkout (a machine may hold another one's editable install).
-  if ! python3 -c "import os, sph_embed; raise SystemExit(os.path.dirname(\
-os.path.dirname(os.path.abspath(sph_embed.__file__))) != os.getcwd())" \
-      2>/dev/null; then
+  # Asked from / : here, the checkout's own directory would answer.
+  local checkout="$PWD"
+  if ! (cd / && python3 -c "import os, sys, sph_embed; raise SystemExit(\
+os.path.dirname(os.path.dirname(os.path.realpath(sph_embed.__file__))) \
+!= os.path.realpath(sys.argv[1]))" "$checkout") 2>/dev/null; then
     echo "[bootstrap] installing this checkout of sph_embed"
     python3 -m pip install -q --no-deps -e .
   fi
