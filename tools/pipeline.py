@@ -102,7 +102,7 @@ _EMBEDDING_RECIPE = flags.DEFINE_string(
     " (BUILD_NOTES.md, \"Time to accuracy\", round 5): warm-up then cosine"
     " from lr 1e-3, with the pose-aware loss at weight 0.1 on a grid that"
     " holds 256 half-turns.  'two_heads_cosine_1e3_loss' (weight 0.01, no"
-    " half-turns) was the default of stop 33; 'today' is the paper's"
+    " half-turns) was the previous default; 'today' is the paper's"
     " schedule (lr 1e-3 dropping at 2/3 and 11/12 of the run, no"
     " pose-aware loss), which made the main job's numbers before"
     " 2026-12-07.")
