@@ -43,6 +43,9 @@ _BUDGET = flags.DEFINE_float("budget_minutes", 15.0,
                              lower_bound=0.5)
 _POINTS = flags.DEFINE_integer("points", 8, "Checkpoints scored per recipe.",
                                lower_bound=1)
+_PAIRS = flags.DEFINE_integer(
+    "pairs", 3, "Instance-based pairs scored per held-out instance (more for a"
+    " small split, e.g. a few real meshes).", lower_bound=1)
 _CALIBRATION_STEPS = flags.DEFINE_integer(
     "calibration_steps", 120, "Steps of each recipe's timing run.",
     lower_bound=12)
@@ -58,7 +61,7 @@ def main(argv):
     raise app.UsageError(f"--recipes_file / --recipes: {e}") from None
   time_to_accuracy.run(recipes, _DATA_DIR.value, _HUB_MODULE.value,
                        _WORK_DIR.value, _BUDGET.value, _POINTS.value,
-                       _CALIBRATION_STEPS.value)
+                       _CALIBRATION_STEPS.value, _PAIRS.value)
   with open(os.path.join(_WORK_DIR.value, "time_to_accuracy.md"),
             encoding="utf-8") as f:
     print(f.read())

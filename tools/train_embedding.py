@@ -98,6 +98,12 @@ _POSE_LOSS_HALF_TURNS = flags.DEFINE_integer(
     "pose_loss_half_turns", pose_loss.PoseLossConfig.half_turns,
     "Pose loss: half-turns about evenly spread axes added to the grid, so"
     " that a front-for-back prediction is always on it.")
+_INIT_FROM = flags.DEFINE_string(
+    "init_from", None, "Start a new run's encoder and pose head from this"
+    " pose embedding module (e.g. hub_modules/pose_embedding_synthetic) or"
+    " tools/train_embedding.py run, of the same widths: pre-training on"
+    " synthetic shapes, then fine-tuning on your meshes.  A resumed run"
+    " starts from its checkpoint instead.")
 _EVAL_EXAMPLES = training_flags.define_eval_examples_flag()
 
 
@@ -122,7 +128,8 @@ def embedding_training_from_flags():
           grid_rotations=_POSE_LOSS_GRID.value,
           temperature=_POSE_LOSS_TEMPERATURE.value,
           exclusion_degrees=_POSE_LOSS_EXCLUSION.value,
-          half_turns=_POSE_LOSS_HALF_TURNS.value))
+          half_turns=_POSE_LOSS_HALF_TURNS.value),
+      init_from=_INIT_FROM.value)
   return training_flags.validated(settings)
 
 

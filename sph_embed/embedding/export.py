@@ -89,7 +89,10 @@ def training_run(model_dir, spec, steps):
              "--output_key=" + ",".join(
                  key for key, _, _ in embedding_training.spec_heads(spec)),
              *module_export.width_flags(config, embedding_model.PRESETS),
-             *_pose_loss_flags(spec), f"--max_steps={steps}"]
+             *_pose_loss_flags(spec),
+             *([f"--init_from={spec['init_from']}"] if "init_from" in spec
+               else []),
+             f"--max_steps={steps}"]
   return module_export.run_summary(model_dir, spec, steps, command)
 
 
@@ -156,6 +159,11 @@ class PoseEmbeddingModule:
   image_size: int               # S
   embedding_shape: tuple        # (T, T, C)
   _loaded: object
+
+  @property
+  def variables(self):
+    """The network's weights, in the Keras network's order."""
+    return self._loaded.network_variables
 
   @property
   def spec(self):

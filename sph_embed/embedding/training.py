@@ -74,6 +74,7 @@ class EmbeddingTraining:
   precompute_targets: bool = False
   pose_loss: pose_loss_lib.PoseLossConfig = dataclasses.field(
       default_factory=pose_loss_lib.PoseLossConfig)
+  init_from: str | None = None  # A pose module or run to start from.
 
   @property
   def output_keys(self):
@@ -103,6 +104,13 @@ class EmbeddingTraining:
     if self.precompute_targets and self.views != "dataset":
       raise ValueError("precompute_targets only applies to views='dataset'"
                        " (fresh views' targets are rotated canonical maps)")
+    if self.init_from is not None and not os.path.isdir(self.init_from):
+      raise ValueError(f"init_from: {self.init_from} is not a directory (a"
+                       " pose embedding module or a tools/train_embedding.py"
+                       " run)")
+    if self.init_from is not None and "pose" not in keys:
+      raise ValueError("init_from starts the encoder and pose head: it"
+                       " needs output_key to include 'pose'")
     if self.anisotropic_scale is not None and self.views != "on_the_fly":
       raise ValueError("anisotropic_scale only applies to views='on_the_fly'"
                        " (a dataset's views were scaled when it was built:"
@@ -199,6 +207,8 @@ def model_spec(settings, data_dir, metadata, target_shapes):
   }
   if settings.pose_loss.weight:
     spec["pose_loss"] = settings.pose_loss.spec()
+  if settings.init_from:
+    spec["init_from"] = os.path.abspath(settings.init_from)
   if len(keys) > 1:
     spec["heads"] = [[key, target_shapes[key][0], target_shapes[key][2]]
                      for key in keys]
@@ -279,6 +289,37 @@ def restore_model(model_dir, checkpoint=None, output_key=None):
   checkpoints.restore_weights(network, model_dir, checkpoint,
                               "embedding network")
   return head, view
+
+
+def warm_start(model, spec, init_from):
+  """Sets the encoder and pose head of `model` (built from `spec`) to the
+  trained ones of `init_from`, a pose embedding module or a
+  tools/train_embedding.py run with a pose head, of the same widths; other
+  heads keep their initialisation.
+
+  Raises:
+    ValueError naming init_from: it cannot be read, or its network differs.
+  """
+  from sph_embed.embedding import export  # pylint: disable=g-import-not-at-top  (export imports this module)
+  where = f"--init_from={init_from}"
+  try:
+    if os.path.exists(os.path.join(init_from, MODEL_SPEC)):
+      source, _ = restore_model(init_from, output_key="pose")
+    else:
+      source = export.load_embedding(init_from)
+  except (ValueError, OSError) as e:
+    raise ValueError(f"{where}: not a pose embedding module or run ({e})"
+                     ) from None
+  target, _ = head_of(model, spec, "pose")
+  shapes = [tuple(v.shape) for v in source.variables]
+  if shapes != [tuple(v.shape) for v in target.variables]:
+    raise ValueError(
+        f"{where}: its pose network ({len(shapes)} weights) is not this"
+        f" run's ({len(target.variables)}; widths {spec['embedding']});"
+        " give the same --preset and width flags")
+  for variable, value in zip(target.variables, source.variables):
+    variable.assign(value)
+  logging.info("Encoder and pose head start from %s", init_from)
 
 
 def head_of(network, spec, output_key=None, where="the run"):
@@ -510,6 +551,9 @@ def train(config, settings, after_step=None):
     optimizer = tf.keras.optimizers.legacy.Adam(
         learning_rate=config.learning_rate(), beta_1=config.adam_beta1,
         epsilon=config.adam_epsilon)
+  if settings.init_from and checkpoints.latest_checkpoint(
+      os.path.join(config.model_dir, "checkpoints")) is None:
+    warm_start(model, spec, settings.init_from)
   logging.info("Embedding network %s: %d parameters, %d x %d image -> %s"
                " (teacher outputs); training views: %s (dataset built"
                " with anisotropic scale %s)", settings.embedding,

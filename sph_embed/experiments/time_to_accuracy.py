@@ -234,11 +234,13 @@ def scored_split(data_dir):
   return "validation" if source.get("validation_instances") else "test"
 
 
-def score(recipe, model_dir, start_time, data_dir):
+def score(recipe, model_dir, start_time, data_dir, pairs=3):
   """Rows {recipe, step, minutes, pairs, median_deg, acc15, acc30}, one
-  per kept checkpoint, on the dataset's held-out split."""
+  per kept checkpoint, on the dataset's held-out split (`pairs` IB pairs
+  per instance, as tools/correlate.py --pairs)."""
   from sph_embed.report import pose_curve  # TensorFlow: only to score.
-  rows = pose_curve.measure(model_dir, data_dir, split="test", upsample=4)
+  rows = pose_curve.measure(model_dir, data_dir, split="test", pairs=pairs,
+                            upsample=4)
   return [dict(row, recipe=recipe.name,
                minutes=checkpoint_minutes(model_dir, start_time, row["step"]))
           for row in rows]
@@ -275,9 +277,10 @@ def markdown_table(rows, recipes, budget_minutes, split):
 
 
 def run(recipes, data_dir, hub_module, work_dir, budget_minutes, points=8,
-        calibration_steps=120):
-  """Calibrates, trains and scores every recipe; writes the CSV, the plot
-  and the table; returns the rows."""
+        calibration_steps=120, pairs=3):
+  """Calibrates, trains and scores every recipe (`pairs`: IB pairs per
+  held-out instance); writes the CSV, the plot and the table; returns the
+  rows."""
   from sph_embed.report import figures  # matplotlib, TensorFlow.
   os.makedirs(work_dir, exist_ok=True)
   # Every recipe is timed before any is trained: a broken one fails early.
@@ -289,7 +292,7 @@ def run(recipes, data_dir, hub_module, work_dir, budget_minutes, points=8,
           for recipe in recipes}
   rows = []
   for recipe in recipes:
-    rows += score(recipe, *runs[recipe.name], data_dir)
+    rows += score(recipe, *runs[recipe.name], data_dir, pairs)
   recipe_curves.write_csv(os.path.join(work_dir, recipe_curves.CSV_NAME),
                           rows)
   split = scored_split(data_dir)
