@@ -27,8 +27,7 @@ class FreshViewTrainingTest(training_test.TinyRunTestCase,
 
   def test_interrupted_run_resumes_on_the_same_fresh_views(self):
     tf.config.experimental.enable_op_determinism()
-    images = next(iter(input_pipeline.make_dataset(
-        self.data_dir, "test", 4, shuffle=False)))["image"]
+    images = self.held_out_images()
     reference, result = embedding_training.train(*self._config("whole"))
     self.assertEqual(result.final_step, 6)
 

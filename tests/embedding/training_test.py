@@ -87,6 +87,12 @@ class TinyRunTestCase(tf.test.TestCase):
     super().tearDownClass()
 
   @classmethod
+  def held_out_images(cls, count=4):
+    """The first `count` views of the tiny dataset's test split."""
+    return next(iter(input_pipeline.make_dataset(
+        cls.data_dir, "test", count, shuffle=False)))["image"]
+
+  @classmethod
   def config(cls, model_dir, **overrides):
     """(LoopConfig, EmbeddingTraining) of a tiny run; overrides of either."""
     loop = train_loop.LoopConfig(
@@ -110,8 +116,7 @@ class TrainEmbeddingTest(TinyRunTestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    cls.images = next(iter(input_pipeline.make_dataset(
-        cls.data_dir, "test", 4, shuffle=False)))["image"]
+    cls.images = cls.held_out_images()
     cls.reference_dir = os.path.join(cls.root, "reference")
     cls.reference_model, cls.reference = embedding_training.train(
         *cls.config(cls.reference_dir))

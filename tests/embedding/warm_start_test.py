@@ -6,7 +6,6 @@ from unittest import mock
 
 import tensorflow as tf
 
-from sph_embed.data import input_pipeline
 from sph_embed.embedding import export as embedding_export
 from sph_embed.embedding import training as embedding_training
 from tests.embedding import training_test
@@ -17,8 +16,7 @@ class WarmStartTest(training_test.TinyRunTestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    cls.images = next(iter(input_pipeline.make_dataset(
-        cls.data_dir, "test", 4, shuffle=False)))["image"]
+    cls.images = cls.held_out_images()
     # The source: a two-head run (as the shipped module's), and its pose
     # head exported as a module.
     cls.source_dir = os.path.join(cls.root, "source")

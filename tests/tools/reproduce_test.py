@@ -32,6 +32,9 @@ _SHIPPED_TEACHER = os.path.join(mesh_test_util.REPO_ROOT, "hub_modules",
 _TINY_TRAINING = ["max_steps=2", "batch_size=2", "lr_boundaries=[1]",
                   "lr_values=[0.001,0.0001]", "eval_every_steps=0",
                   "log_every_steps=1", "strategy=default"]
+# The same for a config with a cosine schedule (boundaries refused).
+_TINY_COSINE = [entry.replace("lr_boundaries=[1]", "lr_warmup_steps=1")
+                for entry in _TINY_TRAINING]
 _TINY_WIDTHS = ["preset=cpu", "base_filters=4", "max_filters=8",
                 "latent_size=16"]
 
@@ -46,7 +49,12 @@ def _tiny(config_name, categories):
   flags = [f"--set=data.categories={list(categories)!r}".replace("'", '"'),
            "--set=data.views_per_instance=2", "--set=evaluation.pairs=1",
            "--set=evaluation.upsample=1"]
-  flags += _set("embedding", _TINY_WIDTHS + _TINY_TRAINING)
+  embedding = config["embedding"]
+  # A warm start needs the module's widths: kept, with 2 steps of 2.
+  widths = [] if embedding.get("init_from") else _TINY_WIDTHS
+  training = (_TINY_COSINE if embedding.get("lr_schedule") == "cosine"
+              else _TINY_TRAINING)
+  flags += _set("embedding", widths + training)
   flags += _set("regression", ["preset=cpu"] + _TINY_TRAINING)
   if config["data"].get("test_fraction") is not None:
     flags.append("--set=data.test_fraction=0.5")
