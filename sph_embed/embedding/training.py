@@ -300,7 +300,7 @@ def warm_start(model, spec, init_from):
   Raises:
     ValueError naming init_from: it cannot be read, or its network differs.
   """
-  from sph_embed.embedding import export  # pylint: disable=g-import-not-at-top  (export imports this module)
+  from sph_embed.embedding import export  # It imports this module.
   where = f"--init_from={init_from}"
   try:
     if os.path.exists(os.path.join(init_from, MODEL_SPEC)):
@@ -312,11 +312,15 @@ def warm_start(model, spec, init_from):
                      ) from None
   target, _ = head_of(model, spec, "pose")
   shapes = [tuple(v.shape) for v in source.variables]
-  if shapes != [tuple(v.shape) for v in target.variables]:
+  wanted = [tuple(v.shape) for v in target.variables]
+  if shapes != wanted:
+    differ = ("a different number of weights" if len(shapes) != len(wanted)
+              else next(f"weight {i} of shape {a}, this run's {b}" for i, (a, b)
+                        in enumerate(zip(shapes, wanted)) if a != b))
     raise ValueError(
-        f"{where}: its pose network ({len(shapes)} weights) is not this"
-        f" run's ({len(target.variables)}; widths {spec['embedding']});"
-        " give the same --preset and width flags")
+        f"{where}: its pose network is not this run's ({differ}; this run's"
+        f" widths {spec['embedding']}); give the module's --preset and width"
+        " flags")
   for variable, value in zip(target.variables, source.variables):
     variable.assign(value)
   logging.info("Encoder and pose head start from %s", init_from)
@@ -542,7 +546,6 @@ def train(config, settings, after_step=None):
       tuple((key, target_shapes[key]) for key in settings.output_keys))
   metadata = check_dataset(config.data_dir, teacher_export.INPUT_SHAPE[1])
   spec = model_spec(settings, config.data_dir, metadata, target_shapes)
-  _check_resume(config.model_dir, spec)
   with strategy.scope():
     model = build_model(spec)
     # The legacy optimizer is TF1's AdamOptimizer (the original's; epsilon
@@ -554,6 +557,9 @@ def train(config, settings, after_step=None):
   if settings.init_from and checkpoints.latest_checkpoint(
       os.path.join(config.model_dir, "checkpoints")) is None:
     warm_start(model, spec, settings.init_from)
+  # Written once the network could be built and warm-started: a refused
+  # --init_from leaves no run behind.
+  _check_resume(config.model_dir, spec)
   logging.info("Embedding network %s: %d parameters, %d x %d image -> %s"
                " (teacher outputs); training views: %s (dataset built"
                " with anisotropic scale %s)", settings.embedding,

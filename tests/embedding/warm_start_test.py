@@ -1,6 +1,7 @@
 """Tests for starting a run from a trained pose network (--init_from):
 synthetic pre-training, then fine-tuning on other meshes."""
 
+import dataclasses
 import os
 from unittest import mock
 
@@ -64,8 +65,18 @@ class WarmStartTest(training_test.TinyRunTestCase):
   def test_other_networks_and_directories_are_refused(self):
     model, spec = self._new_network("pose", base_filters=6)
     with self.assertRaisesRegex(ValueError, "--init_from=.*module: its pose"
-                                " network .* give the same --preset"):
+                                " network is not this run's \\(weight 0 of"
+                                " shape .* give the module's --preset"):
       embedding_training.warm_start(model, spec, self.module)
+    # Refused by the trainer before the run directory holds anything.
+    model_dir = os.path.join(self.root, "other_widths")
+    loop, settings = self.config(model_dir, init_from=self.module)
+    settings = dataclasses.replace(settings, embedding=dataclasses.replace(
+        settings.embedding, base_filters=6))
+    with self.assertRaisesRegex(ValueError, "its pose network is not"):
+      embedding_training.train(loop, settings)
+    self.assertFalse(os.path.exists(os.path.join(
+        model_dir, embedding_training.MODEL_SPEC)))
     with self.assertRaisesRegex(ValueError, "--init_from=.*data: not a pose"
                                 " embedding module or run"):
       embedding_training.warm_start(model, spec, self.data_dir)
