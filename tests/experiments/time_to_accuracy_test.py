@@ -91,7 +91,7 @@ class HarnessTest(training_test.TinyRunTestCase):
         "benchmarks/time_to_accuracy.py", f"--data_dir={self.data_dir}",
         f"--work_dir={work_dir}", f"--hub_module={self.hub_module}",
         f"--recipes_file={recipes_file}", "--budget_minutes=0.5",
-        "--points=2", "--calibration_steps=12")
+        "--points=2", "--calibration_steps=12", "--pairs=1")
     result = run_harness()
     self.assertEqual(result.returncode, 0, result.stderr[-3000:])
     rows = recipe_curves.read_csv(os.path.join(work_dir,
@@ -106,6 +106,9 @@ class HarnessTest(training_test.TinyRunTestCase):
     self.assertEqual([row["step"] for row in rows],
                      [s for s, _ in pose_curve.kept_checkpoints(model_dir)])
     self.assertEqual({row["recipe"] for row in rows}, {"pose_loss"})
+    # --pairs=1: one IB pair for each of the 2 held-out instances (the
+    # default, 3, would give 6 of their 4 views each).
+    self.assertEqual({int(row["pairs"]) for row in rows}, {2})
     minutes = [row["minutes"] for row in rows]
     self.assertEqual(minutes, sorted(minutes))
     self.assertBetween(minutes[0], 0.0, 0.5 * 1.5 + 1.0)
