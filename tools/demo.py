@@ -39,6 +39,9 @@ _VIEWS = flags.DEFINE_integer("views_per_instance",
                               "Views per instance.", lower_bound=2)
 _PAIRS = flags.DEFINE_integer("pairs", _DEFAULTS.pairs,
                               "Pairs per instance.", lower_bound=1)
+_VIEW_MIRROR = flags.DEFINE_bool(
+    "view_mirror", _DEFAULTS.view_mirror, "Average each view's maps with its"
+    " mirror image's, as the main job (tools/pipeline.py --view_mirror).")
 _TEACHER = flags.DEFINE_string("teacher", _SHIPPED.teacher,
                                "Teacher module.")
 _POSE_EMBEDDING = flags.DEFINE_string(
@@ -73,7 +76,8 @@ def main(argv):
   config = demo.DemoConfig(
       categories=tuple(_CATEGORIES.value),
       test_instances=_TEST_INSTANCES.value,
-      views_per_instance=_VIEWS.value, pairs=_PAIRS.value)
+      views_per_instance=_VIEWS.value, pairs=_PAIRS.value,
+      view_mirror=_VIEW_MIRROR.value)
   modules = demo.Modules(
       teacher=_TEACHER.value, pose_embedding=_POSE_EMBEDDING.value,
       pose_regression=_baseline(_POSE_REGRESSION, "regression"),

@@ -106,6 +106,12 @@ _EMBEDDING_RECIPE = flags.DEFINE_string(
     " schedule (lr 1e-3 dropping at 2/3 and 11/12 of the run, no"
     " pose-aware loss), which made the main job's numbers before"
     " 2026-12-07.")
+_VIEW_MIRROR = flags.DEFINE_bool(
+    "view_mirror", True, "Embed each held-out view and its mirror image and"
+    " average their maps (tools/save_embeddings.py --view_mirror; chosen on"
+    " a validation split, BUILD_NOTES.md \"Time to accuracy\", round 8);"
+    " --noview_mirror scores the network's maps of the view alone, as"
+    " before 2026-12-07.")
 # Checkpoints of the embedding network kept for tools/pose_curve.py.
 _CURVE_POINTS = 8
 _PRESET = flags.DEFINE_enum("preset", "cpu", ["cpu", "paper"],
@@ -238,7 +244,8 @@ def _stages(work):
     embeddings = os.path.join(work, f"embeddings_test{suffix}.npz")
     stages.append((f"save embeddings {dof}DOF", _tool(
         "save_embeddings.py", model_dir=embedding_dir, data_dir=data[dof],
-        split="test", output=embeddings, overwrite=True), True))
+        split="test", view_mirror=_VIEW_MIRROR.value, output=embeddings,
+        overwrite=True), True))
     # image: the paper's relative pose; mesh: image-to-mesh; teacher: the
     # teacher's maps on both sides, the bound perfect embeddings reach.
     for protocol, mode in (("ib", "image"), ("cb", "image"), ("ib", "mesh"),
@@ -272,7 +279,7 @@ def _stages(work):
   # The pose embedding's error at every eighth of its steps (3DOF IB).
   stages.append(("pose error vs steps", _tool(
       "pose_curve.py", model_dir=embedding_dir, data_dir=data[3],
-      pairs=_value(_PAIRS), output=os.path.join(work, "pose_vs_steps.csv"),
+      pairs=_value(_PAIRS), view_mirror=_VIEW_MIRROR.value, output=os.path.join(work, "pose_vs_steps.csv"),
       plot=os.path.join(work, "pose_vs_steps.png"), overwrite=True), True))
   stages.append(("report", _tool("make_report.py", work_dir=work,
                                  overwrite=True), False))

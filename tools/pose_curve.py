@@ -21,6 +21,7 @@ from sph_embed.common import cli
 from sph_embed.common import files
 from sph_embed.common import outputs
 from sph_embed.embedding import training as embedding_training
+from sph_embed.embedding import view_averaging
 from sph_embed.pose import flags as pose_flags
 from sph_embed.report import figures
 from sph_embed.report import pose_curve
@@ -35,6 +36,12 @@ _PROTOCOL = pose_flags.define_protocol_flags()
 _UPSAMPLE = flags.DEFINE_integer(
     "upsample", 4, "Upsampling of the maps before correlation (as the main"
     " job's tools/correlate.py --upsample).", lower_bound=1)
+_VIEW_TURNS = flags.DEFINE_integer(
+    "view_turns", 1, "1, 2 or 4: average each view's maps over this many"
+    " evenly spaced turns of the view (as tools/save_embeddings.py).")
+_VIEW_MIRROR = flags.DEFINE_bool(
+    "view_mirror", False, "Also average over each view's mirror image (as"
+    " tools/save_embeddings.py).")
 _CSV = pose_flags.define_csv_output_flags("one row per checkpoint")
 _PLOT = flags.DEFINE_string("plot", None, "PNG of the curve (optional).")
 flags.adopt_module_key_flags(pose_flags)
@@ -45,6 +52,10 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   if not _CSV.output.value:
     raise app.UsageError("--output: give the CSV file to write")
+  try:
+    view_averaging.validate_turns(_VIEW_TURNS.value, "--view_turns")
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
   inputs = {"model_dir": _MODEL_DIR.value}
   outputs.check_output_file(_CSV.output.value, "output", (".csv",), inputs,
                             _CSV.overwrite.value)
@@ -58,7 +69,8 @@ def main(argv):
   data_dir = _DATA_DIR.value or spec["data_dir"]
   rows = pose_curve.measure(
       _MODEL_DIR.value, data_dir, _SPLIT.value, _PROTOCOL.protocol.value,
-      _PROTOCOL.pairs.value, _PROTOCOL.seed.value, _UPSAMPLE.value)
+      _PROTOCOL.pairs.value, _PROTOCOL.seed.value, _UPSAMPLE.value,
+      view_turns=_VIEW_TURNS.value, view_mirror=_VIEW_MIRROR.value)
   pose_curve.write_csv(_CSV.output.value, rows)
   if _PLOT.value:
     with files.atomic_path(_PLOT.value) as temporary:

@@ -19,6 +19,10 @@ way.  The dataset and teacher default to those the network was trained with
 paths do not exist (e.g. a module made on another machine).  --output is
 checked before computing: a .npz in an existing directory, not a file of
 the run; an existing file is replaced only with --overwrite.
+
+--view_turns=4 and --view_mirror average each view's maps over its turned
+and mirrored copies, each copy's maps brought back to the view's frame
+(sph_embed.embedding.view_averaging): one forward pass per copy.
 """
 
 from absl import app
@@ -30,6 +34,7 @@ from sph_embed.data import input_pipeline
 from sph_embed.embedding import export as embedding_export
 from sph_embed.embedding import inference as embedding_inference
 from sph_embed.embedding import training as embedding_training
+from sph_embed.embedding import view_averaging
 from sph_embed.pose import embeddings_io
 from sph_embed.teacher import export as teacher_export
 
@@ -56,6 +61,13 @@ _BATCH_SIZE = flags.DEFINE_integer("batch_size", 64,
                                    "Examples per forward pass.")
 _MAX_EXAMPLES = flags.DEFINE_integer(
     "max_examples", 0, "Embed only the first this many examples; 0 = all.")
+_VIEW_TURNS = flags.DEFINE_integer(
+    "view_turns", 1, "1, 2 or 4: average each view's maps over this many"
+    " evenly spaced turns of the view about the camera axis (1: the"
+    " network's maps as they are).")
+_VIEW_MIRROR = flags.DEFINE_bool(
+    "view_mirror", False, "Also average over each view's mirror image (the"
+    " view transposed, lit as the training views), twice the copies.")
 _IMAGES = flags.DEFINE_bool("images", True, "Also store the views (uint8).")
 _OVERWRITE = outputs.define_overwrite_flag()
 flags.adopt_module_key_flags(outputs)  # Listed by --help.
@@ -75,6 +87,10 @@ def main(argv):
   if _MAX_EXAMPLES.value < 0:
     raise app.UsageError(f"--max_examples must be >= 0, got"
                          f" {_MAX_EXAMPLES.value}")
+  try:
+    view_averaging.validate_turns(_VIEW_TURNS.value, "--view_turns")
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
   # Before computing; never onto a file of the run (embedding_model.json).
   outputs.check_output_file(_OUTPUT.value, "output", (".npz",),
                             overwrite=_OVERWRITE.value)
@@ -91,14 +107,21 @@ def main(argv):
     raise app.UsageError(f"--hub_module: {e}") from None
   embedding_inference.check_compatible(spec, metadata, data_dir,
                                        target_shape, hub_module)
+  embedder = view_averaging.averaged_over_views(model, _VIEW_TURNS.value,
+                                                _VIEW_MIRROR.value)
   with input_pipeline.naming_damaged_shards(data_dir):
     arrays = embedding_inference.embed_split(
-        model, teacher, data_dir, _SPLIT.value, _BATCH_SIZE.value,
+        embedder, teacher, data_dir, _SPLIT.value, _BATCH_SIZE.value,
         _MAX_EXAMPLES.value or None, with_images=_IMAGES.value)
   embeddings_io.save_embeddings(_OUTPUT.value, **arrays)
   print(f"wrote {_OUTPUT.value}: {arrays['embeddings'].shape[0]} views of"
         f" {len(set(arrays['instance']))} instances, maps"
         f" {list(arrays['embeddings'].shape[1:])} ({spec['output_key']})")
+  copies = len(view_averaging.copies(_VIEW_TURNS.value, _VIEW_MIRROR.value))
+  if copies > 1:
+    print(f"each view's maps are the mean over {copies} copies of it"
+          f" (--view_turns={_VIEW_TURNS.value},"
+          f" --{'' if _VIEW_MIRROR.value else 'no'}view_mirror)")
   errors = embedding_inference.map_errors(arrays["embeddings"],
                                           arrays["targets"])
   print(f"{_SPLIT.value} split, embeddings vs teacher maps: relative error"

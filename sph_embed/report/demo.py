@@ -34,6 +34,7 @@ from sph_embed.data import sources
 from sph_embed.data import views
 from sph_embed.embedding import export as embedding_export
 from sph_embed.embedding import inference as embedding_inference
+from sph_embed.embedding import view_averaging
 from sph_embed.pose import embeddings_io
 from sph_embed.report import absolute_poses
 from sph_embed.report import correlate_embeddings
@@ -80,6 +81,9 @@ class DemoConfig:
   pairs: int = 2
   upsample: int = 4
   turntable_steps: int = 24
+  # Each view's maps averaged with its mirror image's, as the main job
+  # (embedding.view_averaging).
+  view_mirror: bool = True
 
 
 def _build_test_set(output_dir, config, dof):
@@ -153,8 +157,10 @@ def run(work_dir, modules, config=DemoConfig()):
     data_dir = os.path.join(work_dir, f"data{suffix}")
     logging.info("demo: %dDOF held-out views -> %s", dof, data_dir)
     _build_test_set(data_dir, config, dof)
-    arrays = embedding_inference.embed_split(embedding, teacher, data_dir,
-                                             "test", batch_size=64)
+    arrays = embedding_inference.embed_split(
+        view_averaging.averaged_over_views(embedding,
+                                           mirror=config.view_mirror),
+        teacher, data_dir, "test", batch_size=64)
     embeddings = os.path.join(work_dir, f"embeddings_test{suffix}.npz")
     embeddings_io.save_embeddings(embeddings, **arrays)
     for protocol, mode in CORRELATIONS:

@@ -18,6 +18,7 @@ import tensorflow as tf
 from sph_embed.common import files
 from sph_embed.data import input_pipeline
 from sph_embed.embedding import training as embedding_training
+from sph_embed.embedding import view_averaging
 from sph_embed.pose import correlation
 from sph_embed.pose import evaluation as pose_evaluation
 from sph_embed.report import correlate_embeddings
@@ -56,7 +57,8 @@ def _split_views(data_dir, split, batch_size):
 
 
 def measure(model_dir, data_dir, split="test", protocol="ib", pairs=3,
-            seed=0, upsample=4, batch_size=32, output_key=None):
+            seed=0, upsample=4, batch_size=32, output_key=None,
+            view_turns=1, view_mirror=False):
   """One row {step, pairs, median_deg, acc15, acc30} per kept checkpoint.
 
   Args:
@@ -68,6 +70,9 @@ def measure(model_dir, data_dir, split="test", protocol="ib", pairs=3,
       --upsample; the main job uses 4).
     batch_size: views per forward pass.
     output_key: the head scored (default: the run's first, `pose`).
+    view_turns, view_mirror: average each view's maps over this many turns
+      of the view, and their mirror images
+      (sph_embed.embedding.view_averaging; tools/save_embeddings.py).
   """
   checkpoints = kept_checkpoints(model_dir)
   images, rotations, category, instance = _split_views(data_dir, split,
@@ -82,7 +87,9 @@ def measure(model_dir, data_dir, split="test", protocol="ib", pairs=3,
   spec = embedding_training.read_model_spec(model_dir)
   network = embedding_training.build_model(spec)
   model, _ = embedding_training.head_of(network, spec, output_key, model_dir)
-  embed = tf.function(lambda batch: model(batch, training=False))
+  averaged = view_averaging.averaged_over_views(model, view_turns,
+                                                view_mirror)
+  embed = tf.function(lambda batch: averaged(batch, training=False))
   rows = []
   for step, prefix in checkpoints:
     checkpoint_lib.restore_weights(network, model_dir, prefix,

@@ -6,6 +6,9 @@ import os
 import tensorflow as tf
 
 from sph_embed.data import views
+from sph_embed.embedding import export as embedding_export
+from sph_embed.embedding import view_averaging
+from sph_embed.pose import embeddings_io
 from tests import mesh_test_util
 from tests.baselines import image2sphere_export_test
 from tests.report import report_fixture
@@ -56,6 +59,14 @@ class DemoTest(tf.test.TestCase):
     gifs = [n for n in os.listdir(os.path.join(work, "synthesis"))
             if n.endswith(".gif")]
     self.assertCountEqual([n.split("_")[0] for n in gifs], ["car", "chair"])
+    # Each view's maps are averaged with its mirror image's (the default).
+    data = embeddings_io.load_embeddings(os.path.join(work,
+                                                      "embeddings_test.npz"))
+    module = embedding_export.load_embedding(os.path.join(
+        mesh_test_util.REPO_ROOT, "hub_modules", "pose_embedding_synthetic"))
+    averaged = view_averaging.averaged_over_views(module, mirror=True)
+    self.assertAllClose(data["embeddings"], averaged(tf.constant(
+        data["images"][..., None] / 255.0, tf.float32)), atol=1e-4)
 
   def test_a_used_work_dir_and_a_missing_module_are_named(self):
     root = mesh_test_util.temp_dir(self)

@@ -97,6 +97,10 @@ class PipelineTest(tf.test.TestCase):
                  "## relative pose 2DOF CB image2sphere"):
       self.assertIn(step, summary)
     self.assertIn("acc@15", summary)
+    # By default the held-out maps, and the curve's, are averaged with the
+    # mirror image's.
+    for tool in ("save_embeddings", "pose_curve"):
+      self.assertRegex(summary, rf"{tool}\.py [^\n]* --view_mirror")
     # The overview and one table per evaluation of the pipeline, then the
     # absolute-pose overview and one table per baseline and DOF.
     markdown = report_fixture.check_report(

@@ -68,6 +68,11 @@ class SaveEmbeddingsFromModuleTest(tf.test.TestCase):
                  f"--output={output}"),
         f"{self.paths.regression_module}: a pose_regression module, not a"
         " pose_embedding module")
+    self.assert_one_line_error(
+        run_tool(f"--module={self.paths.embedding_module}", "--view_turns=3",
+                 f"--output={output}"),
+        "--view_turns must be one of [1, 2, 4] (evenly spaced quarter turns"
+        " of the view), got 3")
     self.assertFalse(os.path.exists(output))
 
   def test_another_kind_of_module_as_teacher_names_the_flag(self):
